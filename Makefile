@@ -1,0 +1,39 @@
+# The two commands a new user needs: `make dev` and `make test`.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+# Every module of the workspace, in dependency order.
+MODULES := proto-events pkg pkg/testinfra services/command cmd/ticketctl
+# Test packages run in parallel processes; each test makes its own database
+# and stream, so they do not see each other.
+TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: help dev test test-short build migrate tidy vet fmt
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+dev: ## run the local stack without Docker (Postgres must run; NATS is started if absent)
+	@scripts/dev.sh
+
+test: ## every test of every module, against real Postgres, Redis and NATS
+	@for m in $(MODULES); do \
+	  echo "== go test $$m"; \
+	  (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; \
+	done
+
+build: ## build every binary into bin/
+	@mkdir -p bin
+	$(GO) build -o bin/command ./services/command
+	$(GO) build -o bin/ticketctl ./cmd/ticketctl
+
+migrate: ## apply the migrations to DATABASE_URL
+	$(GO) run ./services/command migrate
+
+vet: ## go vet every module
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+tidy: ## go mod tidy every module (each also builds with GOWORK=off), then sync the workspace
+	@for m in $(MODULES) tools; do (cd $$m && GOWORK=off $(GO) mod tidy) || exit 1; done
+	$(GO) work sync
+
+include mk/tools.mk

@@ -1,0 +1,71 @@
+# mk/tools.mk: code generation and linting with pinned tools.
+# Included from the top Makefile; also usable alone: make -f mk/tools.mk lint
+#
+# buf and golangci-lint are pinned by `tool` lines in tools/go.mod (a module
+# outside go.work, so its dependencies never reach the services). protoc-gen-go
+# is pinned in proto-events/go.mod instead: it must be the very protobuf
+# version the generated code runs with and that gen_test.go checks against;
+# buf's own go.mod would drag it to another version.
+# The binaries are built once into .cache/bin (gitignored) and rebuilt when
+# their go.mod changes; buf finds protoc-gen-go there through PATH.
+
+GO ?= go
+
+# Paths are absolute, from this file's place, so the targets work from any
+# directory and under make -C.
+TOOLS_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+TOOLS_BIN := $(TOOLS_ROOT)/.cache/bin
+PROTO_DIR := $(TOOLS_ROOT)/proto-events
+
+BUF := $(TOOLS_BIN)/buf
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
+
+# The branch buf breaking compares against.
+BREAKING_BRANCH ?= main
+
+# Every module of the workspace, as absolute directories. Override to lint a
+# few: make lint MODULES=$PWD/pkg
+MODULES ?= $(shell $(GO) -C $(TOOLS_ROOT) list -m -f '{{.Dir}}')
+
+.PHONY: tools proto proto-lint proto-breaking lint
+
+tools: $(BUF) $(GOLANGCI_LINT) $(PROTOC_GEN_GO)
+
+$(BUF): $(TOOLS_ROOT)/tools/go.mod $(TOOLS_ROOT)/tools/go.sum
+	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools build -o $@ github.com/bufbuild/buf/cmd/buf
+
+$(GOLANGCI_LINT): $(TOOLS_ROOT)/tools/go.mod $(TOOLS_ROOT)/tools/go.sum
+	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+# Built in workspace mode, as `go test` runs gen_test.go.
+$(PROTOC_GEN_GO): $(PROTO_DIR)/go.mod $(PROTO_DIR)/go.sum $(wildcard $(TOOLS_ROOT)/go.work)
+	$(GO) -C $(PROTO_DIR) build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
+
+# Regenerates proto-events/gen from proto-events/proto. protoc-gen-go's output
+# is gofmt-clean already and is committed byte for byte as generated (the
+# test compares bytes), so nothing reformats it.
+proto: $(BUF) $(PROTOC_GEN_GO)
+	cd $(PROTO_DIR) && PATH="$(TOOLS_BIN):$$PATH" $(BUF) generate
+
+proto-lint: $(BUF)
+	cd $(PROTO_DIR) && $(BUF) lint
+
+# Compares the working tree with proto-events on $(BREAKING_BRANCH). Skipped
+# while that branch does not exist or holds no proto-events/buf.yaml yet (a
+# new repository, or the commit that adds the contracts).
+proto-breaking: $(BUF)
+	@if git -C $(TOOLS_ROOT) rev-parse --verify -q '$(BREAKING_BRANCH):proto-events/buf.yaml' >/dev/null; then \
+		echo 'cd $(TOOLS_ROOT) && $(BUF) breaking proto-events --against .git#branch=$(BREAKING_BRANCH),subdir=proto-events'; \
+		cd $(TOOLS_ROOT) && $(BUF) breaking proto-events --against '.git#branch=$(BREAKING_BRANCH),subdir=proto-events'; \
+	else \
+		echo 'proto-breaking: $(BREAKING_BRANCH) has no proto-events/buf.yaml yet; nothing to compare against'; \
+	fi
+
+# golangci-lint v2 works on one module at a time; run it in each module of the
+# workspace, report every failing module, then fail.
+lint: $(GOLANGCI_LINT) proto-lint
+	@status=0; for m in $(MODULES); do \
+		echo "golangci-lint run ./... in $$m"; \
+		(cd "$$m" && $(GOLANGCI_LINT) run --config $(TOOLS_ROOT)/.golangci.yml ./...) || status=1; \
+	done; exit $$status

@@ -1,0 +1,138 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ticketsys/ticketsys/pkg/auth"
+)
+
+// jwksServer serves a JWK set that the test can change, to simulate key rotation.
+type jwksServer struct {
+	mu  sync.Mutex
+	set *jwkset.MemoryJWKSet
+	srv *httptest.Server
+}
+
+func newJWKSServer(t *testing.T) *jwksServer {
+	t.Helper()
+	s := &jwksServer{set: jwkset.NewMemoryStorage()}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		raw, err := s.set.JSONPublic(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(raw)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *jwksServer) add(t *testing.T, kid string, alg jwkset.ALG, pub any) {
+	t.Helper()
+	jwk, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{
+		Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: alg, USE: jwkset.UseSig},
+	})
+	require.NoError(t, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.NoError(t, s.set.KeyWrite(context.Background(), jwk))
+}
+
+func withKID(t *testing.T, m jwt.SigningMethod, key any, kid string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, claims(nil))
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	require.NoError(t, err)
+	return s
+}
+
+func TestJWKS(t *testing.T) {
+	t.Parallel()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	srv := newJWKSServer(t)
+	srv.add(t, "rsa-1", jwkset.AlgRS256, &rsaKey.PublicKey)
+	srv.add(t, "ec-1", jwkset.AlgES256, &ec.PublicKey)
+
+	v, err := auth.NewVerifier(auth.Config{JWKSURL: srv.srv.URL + "/jwks"})
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+
+	pubDER, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	require.NoError(t, err)
+	tests := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"RS256 with kid", withKID(t, jwt.SigningMethodRS256, rsaKey, "rsa-1"), true},
+		{"ES256 with kid", withKID(t, jwt.SigningMethodES256, ec, "ec-1"), true},
+		{"RS256 without kid", withKID(t, jwt.SigningMethodRS256, rsaKey, ""), true},
+		{"kid of the other key", withKID(t, jwt.SigningMethodRS256, rsaKey, "ec-1"), false},
+		{"RS384 not pinned", withKID(t, jwt.SigningMethodRS384, rsaKey, "rsa-1"), false},
+		// Algorithm confusion: the public key used as an HMAC secret.
+		{"HS256 with public key", withKID(t, jwt.SigningMethodHS256, pubDER, "rsa-1"), false},
+		{"HS256 with a secret", withKID(t, jwt.SigningMethodHS256, []byte(secret), ""), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := v.Verify(tt.token)
+			if !tt.ok {
+				assert.ErrorIs(t, err, auth.ErrInvalidToken)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "alice", c.Subject)
+		})
+	}
+}
+
+func TestJWKSRotation(t *testing.T) {
+	t.Parallel()
+	srv := newJWKSServer(t)
+	srv.add(t, "rsa-1", jwkset.AlgRS256, &rsaKey.PublicKey)
+	v, err := auth.NewVerifier(auth.Config{JWKSURL: srv.srv.URL})
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	srv.add(t, "ec-new", jwkset.AlgES256, &ec.PublicKey)
+	// A kid the verifier has not seen triggers one refresh.
+	_, err = v.Verify(withKID(t, jwt.SigningMethodES256, ec, "ec-new"))
+	require.NoError(t, err)
+}
+
+func TestJWKSUnreachableAtStart(t *testing.T) {
+	t.Parallel()
+	srv := newJWKSServer(t)
+	url := srv.srv.URL
+	srv.srv.Close()
+	// Not fatal: the IdP may come up after the service; tokens fail until then.
+	v, err := auth.NewVerifier(auth.Config{JWKSURL: url})
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+	_, err = v.Verify(withKID(t, jwt.SigningMethodRS256, rsaKey, "rsa-1"))
+	assert.ErrorIs(t, err, auth.ErrInvalidToken)
+}

@@ -1,0 +1,188 @@
+// Package relay publishes the outbox to JetStream. One relay is active at a
+// time (a Postgres advisory lock held by its session); it publishes unsent
+// rows in id order and marks a row sent only after JetStream acknowledged it.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+)
+
+// lockKey is the advisory lock that elects the active relay of a database.
+const lockKey int64 = 0x7469636b6574 // "ticket"
+
+// Config tunes the relay.
+type Config struct {
+	Stream         ticketevent.StreamOptions
+	PollInterval   time.Duration // fallback when a notification is lost
+	BatchSize      int
+	PublishTimeout time.Duration // well inside the stream's duplicate window
+	Retention      time.Duration // how long sent rows are kept
+	PruneInterval  time.Duration
+	RetryInterval  time.Duration // pause after a database or lock failure
+}
+
+// Relay moves outbox rows to the stream.
+type Relay struct {
+	cfg     Config
+	dbURL   string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// New makes a relay; js must have been made with a publish-async timeout.
+func New(cfg Config, dbURL string, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger, m *Metrics) *Relay {
+	return &Relay{cfg: cfg, dbURL: dbURL, nc: nc, js: js, log: log, metrics: m}
+}
+
+// Run works until ctx ends, reconnecting and re-electing after failures.
+func (r *Relay) Run(ctx context.Context) error {
+	for {
+		err := r.lead(ctx)
+		r.metrics.Leader.Set(0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("outbox relay interrupted; retrying", "error", err, "retry_in", r.cfg.RetryInterval)
+		if !sleep(ctx, r.cfg.RetryInterval) {
+			return nil
+		}
+	}
+}
+
+// lead holds one database session: wait for the lock, then publish until
+// something fails. Closing the session releases the lock for another relay.
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, r.dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	for {
+		var locked bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey).Scan(&locked); err != nil {
+			return fmt.Errorf("try lock: %w", err)
+		}
+		if locked {
+			break
+		}
+		if !sleep(ctx, r.cfg.RetryInterval) {
+			return ctx.Err()
+		}
+	}
+	if _, err := conn.Exec(ctx, `LISTEN outbox`); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	r.metrics.Leader.Set(1)
+	r.log.Info("outbox relay active", "stream", r.cfg.Stream.Name)
+
+	streamReady := false
+	lastPrune := time.Time{}
+	for {
+		if !streamReady {
+			streamReady = r.ensureStream(ctx)
+		}
+		if streamReady && r.nc.IsConnected() {
+			if err := r.drain(ctx, conn); err != nil {
+				if isPublishErr(err) {
+					r.log.Warn("outbox publish failed; rows wait", "error", err)
+				} else {
+					return err
+				}
+			}
+		}
+		if err := r.observe(ctx, conn); err != nil {
+			return err
+		}
+		if time.Since(lastPrune) >= r.cfg.PruneInterval {
+			if err := r.prune(ctx, conn); err != nil {
+				return err
+			}
+			lastPrune = time.Now()
+		}
+		if err := r.wait(ctx, conn); err != nil {
+			return err
+		}
+	}
+}
+
+// wait returns on a notification or after the poll interval.
+func (r *Relay) wait(ctx context.Context, conn *pgx.Conn) error {
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.PollInterval)
+	defer cancel()
+	_, err := conn.WaitForNotification(wctx)
+	switch {
+	case err == nil, ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded):
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		return fmt.Errorf("wait for notification: %w", err)
+	}
+}
+
+func (r *Relay) ensureStream(ctx context.Context) bool {
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := r.js.CreateOrUpdateStream(sctx, r.cfg.Stream.Config()); err != nil {
+		r.log.Warn("stream not ready; outbox rows wait", "stream", r.cfg.Stream.Name, "error", err)
+		return false
+	}
+	return true
+}
+
+func (r *Relay) observe(ctx context.Context, conn *pgx.Conn) error {
+	var (
+		backlog int64
+		oldest  *time.Time
+	)
+	if err := conn.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE published_at IS NULL`).
+		Scan(&backlog, &oldest); err != nil {
+		return fmt.Errorf("observe backlog: %w", err)
+	}
+	r.metrics.Backlog.Set(float64(backlog))
+	age := 0.0
+	if oldest != nil {
+		age = time.Since(*oldest).Seconds()
+	}
+	r.metrics.OldestAge.Set(age)
+	return nil
+}
+
+func (r *Relay) prune(ctx context.Context, conn *pgx.Conn) error {
+	tag, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
+		r.cfg.Retention.Seconds())
+	if err != nil {
+		return fmt.Errorf("prune outbox: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`); err != nil {
+		return fmt.Errorf("prune idempotency keys: %w", err)
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		r.log.Debug("outbox pruned", "rows", n)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,275 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
+	"github.com/ticketsys/ticketsys/services/command/internal/config"
+	"github.com/ticketsys/ticketsys/services/command/internal/service"
+)
+
+const testSecret = "test-secret-that-is-at-least-32-bytes-long"
+
+var migrator = testinfra.Migrator{
+	Name:        "tickets",
+	Fingerprint: ticketdb.Fingerprint(),
+	Migrate: func(ctx context.Context, url string) error {
+		return ticketdb.Migrate(ctx, url, nil)
+	},
+}
+
+// stack is one command service (or several on one database) with its own
+// database and its own stream, so tests run in parallel.
+type stack struct {
+	t       *testing.T
+	dbURL   string
+	natsURL string
+	stream  ticketevent.StreamOptions
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	env     map[string]string
+}
+
+func newStack(t *testing.T, natsURL string) *stack {
+	t.Helper()
+	if natsURL == "" {
+		natsURL = testinfra.NATSURL(t)
+	}
+	name := testinfra.UniqueName(t, "T")
+	s := &stack{
+		t:       t,
+		dbURL:   testinfra.NewDatabase(t, migrator),
+		natsURL: natsURL,
+		stream: ticketevent.StreamOptions{
+			Name: name, SubjectPrefix: "test." + name + ".changed", Replicas: 1, MaxAge: time.Hour,
+		},
+	}
+	s.env = map[string]string{
+		"DATABASE_URL":          s.dbURL,
+		"NATS_URL":              natsURL,
+		"STREAM_NAME":           name,
+		"STREAM_SUBJECT_PREFIX": s.stream.SubjectPrefix,
+		"STREAM_MAX_AGE":        "1h",
+		"AUTH_JWT_SECRET":       testSecret,
+		"OUTBOX_POLL_INTERVAL":  "200ms",
+		"LOG_LEVEL":             "error",
+	}
+	pool, err := pgxpool.New(context.Background(), s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s.pool = pool
+
+	nc, err := nats.Connect(natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.js = js
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, name)
+	})
+	return s
+}
+
+// start runs one command service instance with its relay; it stops at cleanup.
+func (s *stack) start(overrides ...string) *httptest.Server {
+	s.t.Helper()
+	env := map[string]string{}
+	for k, v := range s.env {
+		env[k] = v
+	}
+	for i := 0; i+1 < len(overrides); i += 2 {
+		env[overrides[i]] = overrides[i+1]
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := service.New(ctx, cfg, log)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.Handler)
+	var wg sync.WaitGroup
+	if cfg.RelayEnabled {
+		wg.Go(func() { _ = svc.Relay.Run(ctx) })
+	}
+	s.t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		wg.Wait()
+		svc.Close()
+	})
+	return srv
+}
+
+func token(t testing.TB, scopes ...string) string {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = []string{"tickets:write"}
+	}
+	tok, err := auth.Mint([]byte(testSecret), "alice", scopes, time.Hour, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) ticket(t testing.TB) ticket.Ticket {
+	t.Helper()
+	var tk ticket.Ticket
+	if err := json.Unmarshal(r.body, &tk); err != nil {
+		t.Fatalf("decode ticket from %s: %v", r.body, err)
+	}
+	return tk
+}
+
+// do sends a request with a write token unless headers set Authorization.
+func do(t testing.TB, srv *httptest.Server, method, path, body string, headers ...string) resp {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+token(t))
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func mustStatus(t testing.TB, r resp, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d; body %s", r.status, want, r.body)
+	}
+}
+
+func createTicket(t testing.TB, srv *httptest.Server, title string) ticket.Ticket {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"title": title})
+	r := do(t, srv, http.MethodPost, "/tickets", string(body))
+	mustStatus(t, r, http.StatusCreated)
+	return r.ticket(t)
+}
+
+// streamMsg is one stored message of the test's stream.
+type streamMsg struct {
+	subject string
+	header  nats.Header
+	data    []byte
+	event   *eventsv1.TicketChanged
+}
+
+// messages reads every message currently in the stream, in stream order.
+func (s *stack) messages() []streamMsg {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := s.js.Stream(ctx, s.stream.Name)
+	if err != nil {
+		return nil
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []streamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			s.t.Fatalf("get msg %d: %v", seq, err)
+		}
+		ev, err := ticketevent.Unmarshal(m.Header.Get("content-type"), m.Data)
+		if err != nil {
+			s.t.Fatalf("decode msg %d: %v (%s)", seq, err, m.Data)
+		}
+		out = append(out, streamMsg{subject: m.Subject, header: m.Header, data: m.Data, event: ev})
+	}
+	return out
+}
+
+// waitMessages waits until the stream holds n messages.
+func (s *stack) waitMessages(n int) []streamMsg {
+	s.t.Helper()
+	var msgs []streamMsg
+	testinfra.Eventually(s.t, 15*time.Second, func() bool {
+		msgs = s.messages()
+		return len(msgs) >= n
+	}, "stream %s never reached %d messages", s.stream.Name, n)
+	if len(msgs) != n {
+		s.t.Fatalf("stream holds %d messages, want exactly %d", len(msgs), n)
+	}
+	return msgs
+}
+
+func (s *stack) unsent() int {
+	s.t.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+func jsonBody(v any) string {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(v)
+	return b.String()
+}

@@ -1,0 +1,24 @@
+package ticketapi
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/services/command/internal/app"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
+
+// Routes registers the write endpoints, all behind scope tickets:write.
+func Routes(r gin.IRouter, cmds *app.Commands, v *auth.Verifier, log *slog.Logger) {
+	h := &Handlers{cmds: cmds, errs: &errorMapper{log: log}}
+	g := r.Group("/tickets", auth.Middleware(v, "tickets:write"), httpx.BodyLimit(MaxBody))
+	g.POST("", h.create)
+	g.PUT("/:id", h.update)
+	g.PATCH("/:id", h.update)
+	g.DELETE("/:id", h.remove)
+}
