@@ -1,0 +1,179 @@
+package ticketcache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+)
+
+// Cache reads and writes the scheme on any go-redis client (single node,
+// Cluster, TLS).
+type Cache struct {
+	rdb  redis.UniversalClient
+	keys Keys
+	ttl  time.Duration
+}
+
+// New returns a cache whose entries expire after ttl.
+func New(rdb redis.UniversalClient, keys Keys, ttl time.Duration) *Cache {
+	return &Cache{rdb: rdb, keys: keys, ttl: ttl}
+}
+
+// Keys returns the key scheme in use.
+func (c *Cache) Keys() Keys { return c.keys }
+
+// TTL returns the entries' time to live.
+func (c *Cache) TTL() time.Duration { return c.ttl }
+
+// Entry is a cached ticket: its API JSON, or a tombstone for a deleted one.
+type Entry struct {
+	JSON    []byte // the API JSON; nil for a tombstone
+	Version int64
+	Deleted bool
+}
+
+// tombstone is what ticket:{id} holds after a delete: it answers 404 from
+// the cache and fences off any older version a slow reader might write.
+type tombstone struct {
+	ID      string `json:"id"`
+	Version int64  `json:"version"`
+	Deleted bool   `json:"deleted"`
+}
+
+// setIfNewer writes KEYS[1] unless it holds a version at least as new.
+// The version is read from the stored JSON so the value stays the plain
+// API JSON that operators read with GET.
+var setIfNewer = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, obj = pcall(cjson.decode, cur)
+  if ok and type(obj) == 'table' then
+    local v = tonumber(obj['version'])
+    if v and v >= tonumber(ARGV[1]) then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+// GetTicket reads a ticket's entry; found is false on a miss.
+func (c *Cache) GetTicket(ctx context.Context, id string) (e Entry, found bool, err error) {
+	b, err := c.rdb.Get(ctx, c.keys.Ticket(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("get ticket: %w", err)
+	}
+	var probe tombstone
+	if err := json.Unmarshal(b, &probe); err != nil {
+		// Not ours or corrupted: a miss, which the next fenced write repairs.
+		return e, false, nil
+	}
+	if probe.Deleted {
+		return Entry{Version: probe.Version, Deleted: true}, true, nil
+	}
+	return Entry{JSON: b, Version: probe.Version}, true, nil
+}
+
+// SetTicket stores t unless a version at least as new is cached; stored
+// reports whether it wrote.
+func (c *Cache) SetTicket(ctx context.Context, t ticket.Ticket) (stored bool, err error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return false, fmt.Errorf("encode ticket: %w", err)
+	}
+	return c.setFenced(ctx, t.ID, t.Version, b)
+}
+
+// SetTombstone marks the ticket deleted at version, with the same fence.
+func (c *Cache) SetTombstone(ctx context.Context, id string, version int64) (bool, error) {
+	b, err := json.Marshal(tombstone{ID: id, Version: version, Deleted: true})
+	if err != nil {
+		return false, err
+	}
+	return c.setFenced(ctx, id, version, b)
+}
+
+func (c *Cache) setFenced(ctx context.Context, id string, version int64, payload []byte) (bool, error) {
+	n, err := setIfNewer.Run(ctx, c.rdb, []string{c.keys.Ticket(id)},
+		version, payload, c.ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("set ticket: %w", err)
+	}
+	return n == 1, nil
+}
+
+// DeleteTicket drops a ticket's entry: always safe, the next read refills it.
+func (c *Cache) DeleteTicket(ctx context.Context, id string) error {
+	if err := c.rdb.Del(ctx, c.keys.Ticket(id)).Err(); err != nil {
+		return fmt.Errorf("delete ticket: %w", err)
+	}
+	return nil
+}
+
+// Generation reads the generation of the lists with q's filters (0 when
+// never bumped). Read it before querying the database for the page.
+func (c *Cache) Generation(ctx context.Context, q ListQuery) (int64, error) {
+	s, err := c.rdb.Get(ctx, c.keys.Gen(q.Status, q.Assignee)).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get generation: %w", err)
+	}
+	g, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("generation %q: %w", s, err)
+	}
+	return g, nil
+}
+
+// GetList reads a cached list page by its key.
+func (c *Cache) GetList(ctx context.Context, key string) ([]byte, bool, error) {
+	b, err := c.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get list: %w", err)
+	}
+	return b, true, nil
+}
+
+// SetList caches a list page.
+func (c *Cache) SetList(ctx context.Context, key string, payload []byte) error {
+	if err := c.rdb.Set(ctx, key, payload, c.ttl).Err(); err != nil {
+		return fmt.Errorf("set list: %w", err)
+	}
+	return nil
+}
+
+// InvalidateLists bumps the generation of every list the change from prev to
+// next can touch, in one pipeline (go-redis splits it by slot on Cluster).
+// Pages of older generations are never read again and expire by their TTL.
+func (c *Cache) InvalidateLists(ctx context.Context, prev, next *ticket.Ticket) error {
+	keys := c.keys.AffectedGens(prev, next)
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Incr(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bump list generations: %w", err)
+	}
+	return nil
+}
