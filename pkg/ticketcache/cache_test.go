@@ -144,9 +144,9 @@ func TestListGenerations(t *testing.T) {
 	if _, found, _ := c.GetList(ctx, c.Keys().List(q, g1)); found {
 		t.Fatal("a page of the new generation exists before anyone cached it")
 	}
-	any := q
-	any.Status, any.Assignee = "", ""
-	if g, _ := c.Generation(ctx, any); g != 2 {
+	unfiltered := q
+	unfiltered.Status, unfiltered.Assignee = "", ""
+	if g, _ := c.Generation(ctx, unfiltered); g != 2 {
 		t.Fatalf("unfiltered lists at generation %d after two changes, want 2", g)
 	}
 }

@@ -62,5 +62,10 @@ func Unmarshal(contentType string, body []byte) (*eventsv1.TicketChanged, error)
 	if ev.GetEventId() == "" || ev.GetTicketId() == "" || ev.GetVersion() < 1 {
 		return nil, errors.New("decode event: event_id, ticket_id and version are required")
 	}
+	// An unknown change name decodes to the zero value (DiscardUnknown): a
+	// consumer cannot act on it, so it is an error, not a silent no-op.
+	if ev.GetChange() == eventsv1.Change_CHANGE_UNSPECIFIED {
+		return nil, errors.New("decode event: change is missing or unknown")
+	}
 	return ev, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/services/command/internal/ticketdb"
 )
 
 // lockKey is the advisory lock that elects the active relay of a database.
@@ -167,7 +168,7 @@ func (r *Relay) prune(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil {
 		return fmt.Errorf("prune outbox: %w", err)
 	}
-	if _, err := conn.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`); err != nil {
+	if _, err := conn.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '`+ticketdb.KeyTTL+`'`); err != nil {
 		return fmt.Errorf("prune idempotency keys: %w", err)
 	}
 	if n := tag.RowsAffected(); n > 0 {

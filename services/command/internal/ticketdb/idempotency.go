@@ -68,12 +68,3 @@ func storeResponse(ctx context.Context, tx pgx.Tx, idem *app.Idempotency, t tick
 	}
 	return nil
 }
-
-// PruneKeys deletes stored responses older than the replay window.
-func (s *Store) PruneKeys(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '`+KeyTTL+`'`)
-	if err != nil {
-		return 0, fmt.Errorf("prune idempotency keys: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
