@@ -173,6 +173,9 @@ func TestRepublishIsDroppedAsDuplicate(t *testing.T) {
 	testinfra.Eventually(t, 5*time.Second, func() bool {
 		return metricValue(t, srv.URL, `outbox_published_total{outcome="duplicate"}`) >= 1
 	}, "no duplicate counted")
+	if metricValue(t, srv.URL, `pgx_pool_acquires_total{pool="primary"}`) < 1 {
+		t.Fatal("pool metrics missing from /metrics")
+	}
 }
 
 // A transaction that took a lower outbox id but commits after a later one

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	"github.com/ticketsys/ticketsys/services/command/internal/app"
 	"github.com/ticketsys/ticketsys/services/command/internal/config"
@@ -62,6 +63,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, er
 	}
 
 	reg := httpx.NewRegistry()
+	reg.MustRegister(poolmetrics.NewPgx(pool, "primary"))
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
 		pool.Close()
