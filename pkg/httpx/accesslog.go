@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // AccessLog writes one line per request after it finished. It logs the path without the query
@@ -23,8 +24,11 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		if bytes < 0 {
 			bytes = 0
 		}
-		logger.LogAttrs(c.Request.Context(), level, "request",
-			slog.String("request_id", RequestIDFrom(c.Request.Context())),
+		attrs := []slog.Attr{slog.String("request_id", RequestIDFrom(c.Request.Context()))}
+		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		}
+		logger.LogAttrs(c.Request.Context(), level, "request", append(attrs,
 			slog.String("method", c.Request.Method),
 			slog.String("route", routeOf(c)),
 			slog.String("path", c.Request.URL.Path),
@@ -32,7 +36,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", bytes),
 			slog.String("client_ip", c.ClientIP()),
-		)
+		)...)
 	}
 }
 

@@ -2,9 +2,30 @@ package httpx
 
 import (
 	"log/slog"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 )
+
+// EngineOption adds optional behaviour to NewEngine.
+type EngineOption func(*gin.Engine)
+
+// WithTracing starts a server span per request (OpenTelemetry, W3C
+// traceparent from the caller) before the access log, so its line carries
+// the trace id. With no tracer provider installed the spans cost nothing.
+func WithTracing(service string) EngineOption {
+	return func(e *gin.Engine) {
+		e.Use(otelgin.Middleware(service, otelgin.WithFilter(func(r *http.Request) bool {
+			// Probes and scrapes would drown the real traces.
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+				return false
+			}
+			return true
+		})))
+	}
+}
 
 // NewEngine returns a gin engine with the shared middleware, in this order: RequestID (so every
 // later line and response has the id), metrics and access log (outside Recovery, so a recovered
@@ -12,7 +33,7 @@ import (
 //
 // Trailing-slash redirects are off: gin answers them before any middleware runs, so they would go
 // out without X-Request-ID, and a redirected POST is of no use to an API client anyway.
-func NewEngine(logger *slog.Logger, metrics *Metrics) *gin.Engine {
+func NewEngine(logger *slog.Logger, metrics *Metrics, opts ...EngineOption) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true
@@ -22,6 +43,9 @@ func NewEngine(logger *slog.Logger, metrics *Metrics) *gin.Engine {
 	_ = e.SetTrustedProxies(nil) // cannot fail for nil
 
 	e.Use(RequestID())
+	for _, o := range opts {
+		o(e)
+	}
 	if metrics != nil {
 		e.Use(metrics.Middleware())
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/logging"
 	"github.com/ticketsys/ticketsys/pkg/ticketdb"
+	"github.com/ticketsys/ticketsys/pkg/tracing"
 	"github.com/ticketsys/ticketsys/services/command/internal/config"
 	"github.com/ticketsys/ticketsys/services/command/internal/service"
 )
@@ -61,6 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return nil
 		}
 	}
+
+	stopTracing, err := tracing.Setup(ctx, "command", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {

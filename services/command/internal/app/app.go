@@ -12,6 +12,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/pkg/tracing"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
 
@@ -77,7 +78,7 @@ type Actor struct {
 	CorrelationID string
 }
 
-func (c *Commands) record(a Actor, change eventsv1.Change, prev, next *ticket.Ticket, version int64, at time.Time) (OutboxRecord, error) {
+func (c *Commands) record(ctx context.Context, a Actor, change eventsv1.Change, prev, next *ticket.Ticket, version int64, at time.Time) (OutboxRecord, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return OutboxRecord{}, err
@@ -89,11 +90,14 @@ func (c *Commands) record(a Actor, change eventsv1.Change, prev, next *ticket.Ti
 	if err != nil {
 		return OutboxRecord{}, err
 	}
+	headers := ticketevent.Headers(ev, c.source)
+	// The request's trace continues through the outbox row and the message.
+	tracing.Inject(ctx, headers)
 	return OutboxRecord{
 		EventID:  ev.GetEventId(),
 		TicketID: ev.GetTicketId(),
 		Version:  version,
-		Headers:  ticketevent.Headers(ev, c.source),
+		Headers:  headers,
 		Payload:  payload,
 	}, nil
 }

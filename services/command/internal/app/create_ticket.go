@@ -33,7 +33,7 @@ func (c *Commands) Create(ctx context.Context, a Actor, p Patch, idem *Idempoten
 		CreatedAt: now,
 		UpdatedAt: now,
 	})
-	rec, err := c.record(a, ticketevent.Created, nil, &t, t.Version, now)
+	rec, err := c.record(ctx, a, ticketevent.Created, nil, &t, t.Version, now)
 	if err != nil {
 		return CreateResult{}, err
 	}

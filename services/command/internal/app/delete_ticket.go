@@ -14,6 +14,6 @@ func (c *Commands) Delete(ctx context.Context, a Actor, id string, pre *Precondi
 		if !pre.Holds(cur.Version) {
 			return OutboxRecord{}, ticket.ErrVersionConflict
 		}
-		return c.record(a, ticketevent.Deleted, &cur, nil, cur.Version+1, ticket.Timestamp(c.now()))
+		return c.record(ctx, a, ticketevent.Deleted, &cur, nil, cur.Version+1, ticket.Timestamp(c.now()))
 	})
 }

@@ -47,7 +47,7 @@ func (c *Commands) Update(ctx context.Context, a Actor, id string, p Patch, pre 
 		}
 		next.Version = cur.Version + 1
 		next.UpdatedAt = now
-		rec, err := c.record(a, ticketevent.Updated, &cur, &next, next.Version, now)
+		rec, err := c.record(ctx, a, ticketevent.Updated, &cur, &next, next.Version, now)
 		if err != nil {
 			return cur, nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, er
 	if err != nil {
 		return nil, errors.New("config: DATABASE_URL: not a valid PostgreSQL URL")
 	}
+	poolCfg.ConnConfig.Tracer = otelpgx.NewTracer()
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -85,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, er
 	}, cfg.DatabaseURL, nc, js, log, relay.NewMetrics(reg))
 
 	cmds := app.New(ticketdb.New(pool), cfg.EventSource)
-	engine := httpx.NewEngine(log, httpMetrics)
+	engine := httpx.NewEngine(log, httpMetrics, httpx.WithTracing("command"))
 	// Writes need only Postgres: with NATS down they still succeed and wait
 	// in the outbox, so NATS is not a readiness condition.
 	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: pool.Ping})

@@ -1,0 +1,82 @@
+// Package tracing sets up OpenTelemetry for a service: on when
+// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set,
+// exporting over OTLP/HTTP; off otherwise, at no cost. The W3C trace context
+// travels in HTTP headers, in outbox rows and in NATS message headers, so one
+// trace runs from a write to the cache update it causes.
+package tracing
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+)
+
+// Enabled reports whether the environment asks for tracing.
+func Enabled(getenv func(string) string) bool {
+	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+// Setup installs the global tracer provider and propagator when tracing is
+// on, and returns the function that flushes and stops it. The exporter reads
+// the standard OTEL_* variables itself (endpoint, headers, timeout).
+func Setup(ctx context.Context, service string, getenv func(string) string) (func(context.Context) error, error) {
+	if !Enabled(getenv) {
+		return func(context.Context) error { return nil }, nil
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	Install(sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))),
+	))
+	return otel.GetTracerProvider().(*sdktrace.TracerProvider).Shutdown, nil
+}
+
+// Install makes tp the global provider with the W3C propagator; tests use it
+// with an in-memory exporter.
+func Install(tp *sdktrace.TracerProvider) {
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+		propagation.TraceContext{}, propagation.Baggage{}))
+}
+
+// Inject writes the trace context of ctx into headers (nothing when ctx has
+// no sampled span, e.g. with tracing off).
+func Inject(ctx context.Context, headers map[string]string) {
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(headers))
+}
+
+// Extract returns ctx carrying the trace context found in a NATS message.
+func Extract(ctx context.Context, h nats.Header) context.Context {
+	return otel.GetTextMapPropagator().Extract(ctx, natsCarrier(h))
+}
+
+// natsCarrier reads NATS headers by their exact names: the outbox stores
+// them lower-case, which http.Header-style canonical lookups would miss.
+type natsCarrier nats.Header
+
+func (c natsCarrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	return nats.Header(c).Get(key)
+}
+
+func (c natsCarrier) Set(key, value string) { c[key] = []string{value} }
+
+func (c natsCarrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
+}
