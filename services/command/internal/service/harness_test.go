@@ -40,7 +40,7 @@ var migrator = testinfra.Migrator{
 // stack is one command service (or several on one database) with its own
 // database and its own stream, so tests run in parallel.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	dbURL   string
 	natsURL string
 	stream  ticketevent.StreamOptions
@@ -49,7 +49,7 @@ type stack struct {
 	env     map[string]string
 }
 
-func newStack(t *testing.T, natsURL string) *stack {
+func newStack(t testing.TB, natsURL string) *stack {
 	t.Helper()
 	if natsURL == "" {
 		natsURL = testinfra.NATSURL(t)
