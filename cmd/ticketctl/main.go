@@ -1,5 +1,6 @@
-// Command ticketctl is the operator's tool for the ticket system: tokens for local use now;
-// event stream, dead-letter and cache commands later.
+// Command ticketctl is the operator's tool for the ticket system: it follows the event stream,
+// reports the consumer's backlog, lists and replays dead letters, audits the cache against
+// Postgres, and mints tokens for local use.
 package main
 
 import (

@@ -162,6 +162,9 @@ func TestKeysAreReadable(t *testing.T) {
 	if got := k.List(q, 0); got != "tickets:all:in_progress:created_at:Jane+Doe%3Aops:desc:50:abc:g0" {
 		t.Fatalf("list key %q", got)
 	}
+	if k.Gen("", "None") == k.Gen("", "") {
+		t.Fatal("an assignee called None shares the key of no assignee filter")
+	}
 	if got := k.Ticket("42"); got != "ticket:42" {
 		t.Fatalf("ticket key %q", got)
 	}

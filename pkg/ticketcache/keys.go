@@ -68,8 +68,12 @@ func (k Keys) Gen(status, assignee string) string {
 // and SCAN's glob characters cannot break the key apart; the contract's
 // statuses and plain names stay as they are.
 func part(v string) string {
-	if v == "" {
+	switch v {
+	case "":
 		return None
+	case None:
+		// A person literally called "None" must not share the key of "no filter".
+		return "%4Eone"
 	}
 	return url.QueryEscape(v)
 }

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+)
+
+// Why a list page is skipped.
+const (
+	skipCursor       = "cursor pages not audited"
+	skipUnrecognised = "unrecognised list key"
+)
+
+// listKey is a parsed tickets:all:{status}:{sort_by}:{assignee}:{order}:{limit}:{cursor}:g{gen}.
+type listKey struct {
+	q   ticketcache.ListQuery
+	gen int64
+}
+
+// sortColumns maps sort_by to the column the keyset query orders by (then by id).
+var sortColumns = map[string]string{
+	"created_at": "created_at",
+	"updated_at": "updated_at",
+	"priority":   "priority_rank",
+	"title":      "title",
+}
+
+// parseListKey reverses ticketcache.Keys.List; false for anything List would not produce.
+func (au *auditor) parseListKey(key string) (listKey, bool) {
+	rest, ok := strings.CutPrefix(key, au.keys.ListPrefix())
+	if !ok {
+		return listKey{}, false
+	}
+	p := strings.SplitN(rest, ":", 6)
+	if len(p) != 6 {
+		return listKey{}, false
+	}
+	cursor, genPart, ok := cutLast(p[5], ":")
+	if !ok || !strings.HasPrefix(genPart, "g") {
+		return listKey{}, false
+	}
+	gen, err1 := strconv.ParseInt(genPart[1:], 10, 64)
+	limit, err2 := strconv.Atoi(p[4])
+	status, err3 := unpart(p[0])
+	assignee, err4 := unpart(p[2])
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return listKey{}, false
+	}
+	lk := listKey{q: ticketcache.ListQuery{Status: status, SortBy: p[1], Assignee: assignee, Order: p[3], Limit: limit}, gen: gen}
+	if cursor != "first" {
+		lk.q.Cursor = cursor
+	}
+	_, sortOK := sortColumns[lk.q.SortBy]
+	valid := sortOK && (lk.q.Order == "asc" || lk.q.Order == "desc") && limit >= 1 && limit <= 200 &&
+		(status == "" || ticket.ValidStatus(status)) && gen >= 0
+	// Only keys the scheme itself would build: anything else is not read by the query service.
+	return lk, valid && au.keys.List(lk.q, gen) == key
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func unpart(v string) (string, error) {
+	if v == ticketcache.None {
+		return "", nil
+	}
+	return url.QueryUnescape(v)
+}
+
+// cachedPage is a list page as the query service caches it (the GET /tickets body).
+type cachedPage struct {
+	Items      []json.RawMessage `json:"items"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+// checkLists audits list pages: a page of an older generation is superseded (never served
+// again); a current first page must equal its query re-run now.
+func (au *auditor) checkLists(ctx context.Context, keys []string) ([]finding, error) {
+	var out []finding
+	for batch := range slices.Chunk(keys, auditBatch) {
+		parsed := map[string]listKey{}
+		var fetch []string
+		for _, k := range batch {
+			lk, ok := au.parseListKey(k)
+			if !ok {
+				out = append(out, finding{Key: k, Kind: kindList, Verdict: verdictSkipped, Reason: skipUnrecognised})
+				continue
+			}
+			parsed[k] = lk
+			fetch = append(fetch, k, au.keys.Gen(lk.q.Status, lk.q.Assignee))
+		}
+		vals, err := getAll(ctx, au.rdb, fetch)
+		if err != nil {
+			return nil, err
+		}
+		err = readOnly(ctx, au.db, au.timeout, func(ctx context.Context, tx pgx.Tx) error {
+			for _, k := range batch {
+				lk, ok := parsed[k]
+				page, cached := vals[k]
+				if !ok || !cached {
+					continue // unrecognised (reported above), or expired since the scan
+				}
+				f, err := au.judgePage(ctx, tx, k, lk, page, vals[au.keys.Gen(lk.q.Status, lk.q.Assignee)])
+				if err != nil {
+					return err
+				}
+				out = append(out, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (au *auditor) judgePage(ctx context.Context, tx pgx.Tx, key string, lk listKey, page, genVal []byte) (finding, error) {
+	f := finding{Key: key, Kind: kindList, Verdict: verdictStale}
+	var cur int64
+	if genVal != nil {
+		n, err := strconv.ParseInt(string(genVal), 10, 64)
+		if err != nil {
+			f.Reason = fmt.Sprintf("generation counter %s holds %q, not a number", au.keys.Gen(lk.q.Status, lk.q.Assignee), genVal)
+			return f, nil
+		}
+		cur = n
+	}
+	switch {
+	case lk.gen < cur:
+		f.Verdict, f.Reason = verdictSuperseded, fmt.Sprintf("generation g%d, current is g%d", lk.gen, cur)
+		return f, nil
+	case lk.gen > cur:
+		// Not served now, but it would be once later changes move the counter up to it.
+		f.Reason = fmt.Sprintf("generation g%d is ahead of the counter (g%d): later changes would bring it back", lk.gen, cur)
+		return f, nil
+	case lk.q.Cursor != "":
+		f.Verdict, f.Reason = verdictSkipped, skipCursor
+		return f, nil
+	}
+	var cp cachedPage
+	if err := json.Unmarshal(page, &cp); err != nil {
+		f.Reason = "not a list page: " + err.Error()
+		return f, nil
+	}
+	rows, err := firstPage(ctx, tx, lk.q)
+	if err != nil {
+		return f, err
+	}
+	if reason := pageDiff(cp, rows, lk.q.Limit); reason != "" {
+		f.Reason = reason
+		return f, nil
+	}
+	f.Verdict = verdictFresh
+	return f, nil
+}
+
+// firstPage runs the list's keyset query without a cursor: the live tickets with the filters,
+// ordered by the sort column then id, one row more than the limit to learn whether more follow.
+func firstPage(ctx context.Context, tx pgx.Tx, q ticketcache.ListQuery) ([]row, error) {
+	dir := "DESC"
+	if q.Order == "asc" {
+		dir = "ASC"
+	}
+	sql := `SELECT ` + rowColumns + ` FROM tickets WHERE deleted_at IS NULL`
+	var args []any
+	if q.Status != "" {
+		args = append(args, q.Status)
+		sql += fmt.Sprintf(" AND status = $%d", len(args))
+	}
+	if q.Assignee != "" {
+		args = append(args, q.Assignee)
+		sql += fmt.Sprintf(" AND assignee = $%d", len(args))
+	}
+	// Column and direction come from fixed tables above, never from the key's text.
+	sql += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d", sortColumns[q.SortBy], dir, dir, q.Limit+1)
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list query: %w", err)
+	}
+	out, err := collectRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list query: %w", err)
+	}
+	return out, nil
+}
+
+// pageDiff says how a cached page differs from the query's rows ("" when it does not).
+func pageDiff(cp cachedPage, rows []row, limit int) string {
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if len(cp.Items) != len(rows) {
+		return fmt.Sprintf("%d items cached, the query returns %d", len(cp.Items), len(rows))
+	}
+	for i, raw := range cp.Items {
+		t, err := decodeTicket(raw)
+		if err != nil {
+			return fmt.Sprintf("item %d is not a ticket: %v", i, err)
+		}
+		if t.ID != rows[i].t.ID {
+			return fmt.Sprintf("item %d is %s, the query has %s there", i, t.ID, rows[i].t.ID)
+		}
+		if d := ticketDiff(t, rows[i].t); d != "" {
+			return fmt.Sprintf("item %d (%s): %s", i, t.ID, d)
+		}
+	}
+	switch {
+	case more && cp.NextCursor == nil:
+		return "next_cursor is null but more tickets follow"
+	case !more && cp.NextCursor != nil:
+		return "next_cursor is set but no more tickets follow"
+	}
+	return ""
+}
