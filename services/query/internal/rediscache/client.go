@@ -1,0 +1,77 @@
+// Package rediscache connects to Redis and puts pkg/ticketcache behind a
+// circuit breaker, so that a Redis outage costs reads one short timeout,
+// not one per request.
+package rediscache
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const clientName = "ticketsys-query"
+
+// poolTimeout bounds the wait for a free connection. It is no sign of an
+// outage (a burst of reads queues for the pool's connections, each busy for
+// well under a millisecond), so it is longer than the I/O timeout, and the
+// breaker does not count it (see Guard).
+const poolTimeout = time.Second
+
+// dialTimeout is longer than the I/O timeout: a burst on a cold instance
+// dials many connections at once, and a refused connection fails at once
+// anyway. A blackholed host costs the first requests this long, until the
+// breaker opens.
+func dialTimeout(io time.Duration) time.Duration { return max(io, time.Second) }
+
+// NewClient returns a single-node or Cluster client for url (redis:// or
+// rediss:// for TLS, as on ElastiCache) that fails fast: every dial, read,
+// write and pool wait is bounded by timeout, and nothing is retried, since
+// a read that cannot use Redis goes to Postgres instead of waiting.
+func NewClient(url string, cluster bool, timeout time.Duration) (redis.UniversalClient, error) {
+	if cluster {
+		opts, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout(timeout), timeout, timeout
+		opts.PoolTimeout = poolTimeout
+		opts.MaxRetries, opts.DialerRetries = -1, 1
+		opts.ClientName = clientName
+		return redis.NewClusterClient(opts), nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout(timeout), timeout, timeout
+	opts.PoolTimeout = poolTimeout
+	opts.MaxRetries, opts.DialerRetries = -1, 1
+	opts.ClientName = clientName
+	return redis.NewClient(opts), nil
+}
+
+// Ping measures one round trip. The error is a short generic reason, safe to
+// show without a token: never a host name or a password.
+func Ping(ctx context.Context, rdb redis.UniversalClient) (time.Duration, error) {
+	start := time.Now()
+	err := rdb.Ping(ctx).Err()
+	if err != nil {
+		return 0, errors.New(reason(err))
+	}
+	return time.Since(start), nil
+}
+
+func reason(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "redis did not answer in time"
+	case errors.As(err, &netErr), errors.Is(err, redis.ErrClosed):
+		return "redis is unreachable"
+	default:
+		return "redis answered with an error"
+	}
+}

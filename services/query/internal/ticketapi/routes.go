@@ -1,0 +1,41 @@
+// Package ticketapi is the query service's HTTP surface: the read endpoints
+// and /redis-health.
+package ticketapi
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/services/query/internal/app"
+	"github.com/ticketsys/ticketsys/services/query/internal/cursor"
+)
+
+// Scope is what a token needs to read tickets.
+const Scope = "tickets:read"
+
+// HeaderCache says where a read was served from: HIT, MISS or BYPASS.
+const HeaderCache = "X-Cache"
+
+// Handlers serves the read endpoints.
+type Handlers struct {
+	queries *app.Queries
+	codec   cursor.Codec
+	rdb     redis.UniversalClient
+	log     *slog.Logger
+}
+
+// Routes registers GET (and HEAD, which the front door sends here too)
+// /tickets and /tickets/:id behind scope tickets:read, and /redis-health,
+// which needs no token like the other operational endpoints.
+func Routes(r gin.IRouter, q *app.Queries, codec cursor.Codec, rdb redis.UniversalClient, v *auth.Verifier, log *slog.Logger) {
+	h := &Handlers{queries: q, codec: codec, rdb: rdb, log: log}
+	g := r.Group("/tickets", auth.Middleware(v, Scope))
+	g.GET("", h.list)
+	g.HEAD("", h.list)
+	g.GET("/:id", h.get)
+	g.HEAD("/:id", h.get)
+	r.GET("/redis-health", h.redisHealth)
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
+)
+
+const secret = "main-test-secret-that-is-32-bytes-or-more"
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no secret", map[string]string{}, "AUTH_JWT_SECRET"},
+		{"bad ttl", map[string]string{"AUTH_JWT_SECRET": secret, "CACHE_TTL_SECONDS": "ten"}, "CACHE_TTL_SECONDS"},
+		{"bad redis url", map[string]string{"AUTH_JWT_SECRET": secret, "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
+		{"bad database url", map[string]string{"AUTH_JWT_SECRET": secret, "DATABASE_URL": "postgres://%zz"}, "DATABASE_URL"},
+		{"bad log level", map[string]string{"AUTH_JWT_SECRET": secret, "LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"bad log format", map[string]string{"AUTH_JWT_SECRET": secret, "LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"port in use", map[string]string{"AUTH_JWT_SECRET": secret, "HTTP_ADDR": "256.0.0.1:1"}, "HTTP_ADDR"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := run(t.Context(), nil, envOf(tc.env), io.Discard, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line naming %s", err, tc.want)
+			}
+		})
+	}
+	if err := run(t.Context(), []string{"migrate"}, envOf(nil), io.Discard, nil); err == nil {
+		t.Fatal("unknown subcommand accepted")
+	}
+}
+
+// run serves reads (MISS, then HIT) and stops cleanly when its context ends.
+func TestRunServesAndStops(t *testing.T) {
+	t.Parallel()
+	dbURL := testinfra.NewDatabase(t, testinfra.Migrator{
+		Name: "tickets", Fingerprint: ticketdb.Fingerprint(),
+		Migrate: func(ctx context.Context, url string) error { return ticketdb.Migrate(ctx, url, nil) },
+	})
+	redisURL := testinfra.RedisURL(t)
+	prefix := testinfra.UniqueName(t, "m") + ":"
+	t.Cleanup(func() { dropPrefix(t, redisURL, prefix) })
+	env := map[string]string{
+		"READ_DATABASE_URL": dbURL, "REDIS_URL": redisURL, "CACHE_KEY_PREFIX": prefix,
+		"AUTH_JWT_SECRET": secret, "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "5s",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, envOf(env), logs, func(a string) { addr <- a }) }()
+	base := "http://" + <-addr
+
+	tok, err := auth.Mint([]byte(secret), "me", []string{"tickets:read"}, time.Hour, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"MISS", "HIT"} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/tickets", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.Header.Get("X-Cache") != want {
+			t.Fatalf("GET /tickets: %d %s %s, want X-Cache %s", res.StatusCode, res.Header.Get("X-Cache"), body, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, want := range []string{`"msg":"query service listening"`, `"msg":"query service stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+func dropPrefix(t *testing.T, redisURL, prefix string) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		rdb.Del(ctx, iter.Val())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
