@@ -3,12 +3,13 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 # Every module of the workspace, in dependency order.
-MODULES := proto-events pkg pkg/testinfra services/command cmd/ticketctl
+MODULES := proto-events pkg pkg/testinfra services/command services/query cmd/ticketctl
 # Test packages run in parallel processes; each test makes its own database
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help dev test test-short build migrate tidy vet fmt
+.PHONY: help dev test bench build migrate tidy vet
+BENCH_FLAGS ?= -run '^$$' -bench . -benchmem -count 1
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
@@ -19,6 +20,12 @@ test: ## every test of every module, against real Postgres, Redis and NATS
 	@for m in $(MODULES); do \
 	  echo "== go test $$m"; \
 	  (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; \
+	done
+
+bench: ## benchmarks of every module; compare each with the baseline printed beside it
+	@for m in $(MODULES); do \
+	  echo "== go test -bench $$m"; \
+	  (cd $$m && $(GO) test $(BENCH_FLAGS) ./...) || exit 1; \
 	done
 
 build: ## build every binary into bin/
