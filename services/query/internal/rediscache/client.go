@@ -16,9 +16,9 @@ const clientName = "ticketsys-query"
 
 // poolTimeout bounds the wait for a free connection. It is no sign of an
 // outage (a burst of reads queues for the pool's connections, each busy for
-// well under a millisecond), so it is longer than the I/O timeout, and the
-// breaker does not count it (see Guard).
-const poolTimeout = time.Second
+// well under a millisecond), so it is at least a second, longer than the
+// default I/O timeout, and the breaker does not count it (see Guard).
+func poolTimeout(io time.Duration) time.Duration { return max(io, time.Second) }
 
 // dialTimeout is longer than the I/O timeout: a burst on a cold instance
 // dials many connections at once, and a refused connection fails at once
@@ -37,7 +37,7 @@ func NewClient(url string, cluster bool, timeout time.Duration) (redis.Universal
 			return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout(timeout), timeout, timeout
-		opts.PoolTimeout = poolTimeout
+		opts.PoolTimeout = poolTimeout(timeout)
 		opts.MaxRetries, opts.DialerRetries = -1, 1
 		opts.ClientName = clientName
 		return redis.NewClusterClient(opts), nil
@@ -47,7 +47,7 @@ func NewClient(url string, cluster bool, timeout time.Duration) (redis.Universal
 		return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout(timeout), timeout, timeout
-	opts.PoolTimeout = poolTimeout
+	opts.PoolTimeout = poolTimeout(timeout)
 	opts.MaxRetries, opts.DialerRetries = -1, 1
 	opts.ClientName = clientName
 	return redis.NewClient(opts), nil
