@@ -44,8 +44,9 @@ type natsConn struct {
 func (c *natsConn) Close() { c.nc.Close() }
 
 // connectNATS fails fast: an operator at a terminal wants "unreachable" within the timeout,
-// not a client that retries in the background.
-func (a *app) connectNATS(timeout time.Duration) (*natsConn, error) {
+// not a client that retries in the background. extra options come last, so a long-running
+// command (the live view) can change how the connection behaves once it is up.
+func (a *app) connectNATS(timeout time.Duration, extra ...nats.Option) (*natsConn, error) {
 	cfg, err := a.env()
 	if err != nil {
 		return nil, err
@@ -55,6 +56,7 @@ func (a *app) connectNATS(timeout time.Duration) (*natsConn, error) {
 	if cfg.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach NATS at %s: %w", shown, err)

@@ -89,12 +89,18 @@ stream is an error (exit 1).`,
 }
 
 func (a *app) stats(ctx context.Context, sf *streamFlags, consumer string) (statsReport, error) {
-	var r statsReport
 	conn, err := a.connectNATS(sf.timeout)
 	if err != nil {
-		return r, err
+		return statsReport{}, err
 	}
 	defer conn.Close()
+	return collectStats(ctx, conn, sf, consumer)
+}
+
+// collectStats reads the stream, consumer and DLQ numbers over an open connection; the live
+// view calls it every second on its own long-lived connection.
+func collectStats(ctx context.Context, conn *natsConn, sf *streamFlags, consumer string) (statsReport, error) {
+	var r statsReport
 	ctx, cancel := context.WithTimeout(ctx, sf.timeout)
 	defer cancel()
 

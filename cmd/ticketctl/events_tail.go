@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
@@ -134,30 +135,11 @@ func (a *app) tail(ctx context.Context, sf *streamFlags, cfg jetstream.OrderedCo
 		return err
 	}
 	defer conn.Close()
-	sctx, cancel := context.WithTimeout(ctx, sf.timeout)
-	defer cancel()
-	st, err := conn.stream(sctx, sf.stream)
+	f, err := followStream(ctx, conn, sf, cfg)
 	if err != nil {
 		return err
 	}
-	cons, err := st.OrderedConsumer(sctx, cfg)
-	if err != nil {
-		return fmt.Errorf("ordered consumer on %s: %w", sf.stream, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("ordered consumer on %s: %w", sf.stream, err)
-	}
-	defer func() {
-		it.Stop()
-		// Leave nothing behind: the server would drop the consumer after InactiveThreshold
-		// anyway, but stats and dashboards count consumers.
-		if ci := cons.CachedInfo(); ci != nil {
-			dctx, cancel := context.WithTimeout(context.Background(), sf.timeout)
-			_ = st.DeleteConsumer(dctx, ci.Name)
-			cancel()
-		}
-	}()
+	defer f.close()
 	// The consumer exists on the server from here on: anything published now is shown.
 	fmt.Fprintf(a.stderr, "ticketctl: following %s (%s) from %s; Ctrl-C to stop\n",
 		sf.stream, cfg.FilterSubjects[0], startDescription(cfg))
@@ -165,31 +147,94 @@ func (a *app) tail(ctx context.Context, sf *streamFlags, cfg jetstream.OrderedCo
 	p := eventPrinter{w: a.stdout, json: o.json}
 	shown := 0
 	for o.count == 0 || shown < o.count {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		m, err := f.next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // Ctrl-C is how tail is meant to end
 			}
-			return fmt.Errorf("reading %s: %w", sf.stream, err)
+			return err
 		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", sf.stream, err)
-		}
-		ev, err := ticketevent.Unmarshal(headerGet(msg.Headers(), ticketevent.HeaderContentType), msg.Data())
-		if err != nil {
-			fmt.Fprintf(a.stderr, "ticketctl: warning: seq %d (%s) skipped: %v\n", meta.Sequence.Stream, msg.Subject(), err)
+		if m.decodeErr != nil {
+			fmt.Fprintf(a.stderr, "ticketctl: warning: %v\n", m.decodeErr)
 			continue
 		}
-		if change != eventsv1.Change_CHANGE_UNSPECIFIED && ev.GetChange() != change {
+		if change != eventsv1.Change_CHANGE_UNSPECIFIED && m.ev.GetChange() != change {
 			continue
 		}
-		if err := p.print(meta.Sequence.Stream, msg.Subject(), msg.Headers(), ev); err != nil {
+		if err := p.print(m.seq, m.subject, m.header, m.ev); err != nil {
 			return err
 		}
 		shown++
 	}
 	return nil
+}
+
+// follower reads the events stream with an ordered consumer; tail and the live view share it.
+type follower struct {
+	name    string
+	st      jetstream.Stream
+	cons    jetstream.Consumer
+	it      jetstream.MessagesContext
+	timeout time.Duration
+}
+
+// streamMsg is one message read by a follower: the event, or why it did not decode.
+type streamMsg struct {
+	seq       uint64
+	subject   string
+	header    nats.Header
+	ev        *eventsv1.TicketChanged
+	decodeErr error // set instead of ev; the message is skipped, the follower goes on
+}
+
+// followStream creates the ordered consumer. When it returns, the consumer exists on the
+// server: whatever is published from then on is delivered.
+func followStream(ctx context.Context, conn *natsConn, sf *streamFlags, cfg jetstream.OrderedConsumerConfig) (*follower, error) {
+	sctx, cancel := context.WithTimeout(ctx, sf.timeout)
+	defer cancel()
+	st, err := conn.stream(sctx, sf.stream)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := st.OrderedConsumer(sctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ordered consumer on %s: %w", sf.stream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("ordered consumer on %s: %w", sf.stream, err)
+	}
+	return &follower{name: sf.stream, st: st, cons: cons, it: it, timeout: sf.timeout}, nil
+}
+
+// next waits for the next message. An error means the follower is done (ctx ended or the
+// stream cannot be read); a message that does not decode is not an error.
+func (f *follower) next(ctx context.Context) (streamMsg, error) {
+	msg, err := f.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return streamMsg{}, fmt.Errorf("reading %s: %w", f.name, err)
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		return streamMsg{}, fmt.Errorf("reading %s: %w", f.name, err)
+	}
+	m := streamMsg{seq: meta.Sequence.Stream, subject: msg.Subject(), header: msg.Headers()}
+	m.ev, err = ticketevent.Unmarshal(headerGet(msg.Headers(), ticketevent.HeaderContentType), msg.Data())
+	if err != nil {
+		m.ev, m.decodeErr = nil, fmt.Errorf("seq %d (%s) skipped: %w", m.seq, m.subject, err)
+	}
+	return m, nil
+}
+
+// close stops the iterator and deletes the consumer. The server would drop it after
+// InactiveThreshold anyway, but stats and dashboards count consumers.
+func (f *follower) close() {
+	f.it.Stop()
+	if ci := f.cons.CachedInfo(); ci != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		_ = f.st.DeleteConsumer(dctx, ci.Name)
+		cancel()
+	}
 }
 
 func startDescription(cfg jetstream.OrderedConsumerConfig) string {

@@ -98,7 +98,7 @@ func (a *app) rootCmd() *cobra.Command {
 		Short: "Operate the ticket system from the command line",
 		Long: `Operate the ticket system from the command line: follow the event stream, look at the
 consumer and the dead-letter queue, replay dead letters, audit the Redis cache against Postgres,
-and mint development tokens.
+watch it all live in a browser (ticketctl ui), and mint development tokens.
 
 Connections come from the environment, as for the services:
   NATS_URL      (default nats://127.0.0.1:4222)   NATS_CREDS (a credentials file, optional)
@@ -114,7 +114,7 @@ Exit codes:
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(a.eventsCmd(), a.dlqCmd(), a.cacheCmd(), a.tokenCmd())
+	root.AddCommand(a.eventsCmd(), a.dlqCmd(), a.cacheCmd(), a.tokenCmd(), a.uiCmd())
 	return root
 }
 
