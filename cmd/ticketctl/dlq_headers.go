@@ -17,7 +17,7 @@ const (
 	// publishes there. Without it, replay derives <subject-prefix>.<ticket_id>.
 	HeaderDLQOriginalSubject = "dlq-original-subject"
 	// HeaderDLQOriginalSeq is the message's sequence on TICKETS.
-	HeaderDLQOriginalSeq = "dlq-original-seq"
+	HeaderDLQOriginalSeq = "dlq-original-sequence"
 	// HeaderDLQDeliveries is how often the invalidator received it before giving up.
 	HeaderDLQDeliveries = "dlq-deliveries"
 

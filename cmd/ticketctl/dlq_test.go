@@ -50,7 +50,7 @@ func TestDLQListAndReplayRoundTrip(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 3, out)
 	assert.Regexp(t, `^SEQ\s+TIME\s+TICKET\s+REPLAYS TO\s+REASON`, lines[0])
-	assert.Regexp(t, `^1\s+\S+Z\s+`+a+`\s+`+s.prefix+`\.`+a+`\s+redis: connection refused\s+X-Dlq-Consumer=cache-invalidator dlq-deliveries=5 dlq-original-seq=1$`, lines[1])
+	assert.Regexp(t, `^1\s+\S+Z\s+`+a+`\s+`+s.prefix+`\.`+a+`\s+redis: connection refused\s+X-Dlq-Consumer=cache-invalidator dlq-deliveries=5 dlq-original-sequence=1$`, lines[1])
 	assert.Regexp(t, `^2\s+\S+\s+`+b+`\s+`+s.prefix+`\.`+b+`\s+decode: bad body\s+-$`, lines[2])
 
 	// list, JSON, limited

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -50,10 +51,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	if cmd == "serve" {
+		if err := cfg.Auth.Validate(); err != nil {
+			return err
+		}
+	}
 	log, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
 	if err != nil {
 		return err
 	}
+	// Libraries that log through slog's default (readiness checks) write
+	// structured lines to the same stream.
+	slog.SetDefault(log)
 	if cmd == "migrate" || cfg.MigrateOnStart {
 		if err := ticketdb.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
 			return err

@@ -50,6 +50,13 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	if err := run(t.Context(), []string{"explode"}, envOf(nil), &bytes.Buffer{}, nil); err == nil {
 		t.Fatal("unknown subcommand accepted")
 	}
+	// migrate needs no key: it serves nobody. (It fails here on the
+	// unreachable database, not on the missing AUTH_JWT_SECRET.)
+	err := run(t.Context(), []string{"migrate"}, envOf(map[string]string{
+		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}), &bytes.Buffer{}, nil)
+	if err == nil || strings.Contains(err.Error(), "AUTH_") {
+		t.Fatalf("migrate without a key: %v", err)
+	}
 }
 
 // run migrates on request, serves, and on shutdown lets an in-flight write

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/logging"
+	"github.com/ticketsys/ticketsys/pkg/tracing"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
 	"github.com/ticketsys/ticketsys/services/query/internal/rediscache"
 	"github.com/ticketsys/ticketsys/services/query/internal/service"
@@ -43,6 +45,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	// Libraries that log through slog's default (readiness checks) write
+	// structured lines to the same stream.
+	slog.SetDefault(log)
+	stopTracing, err := tracing.Setup(ctx, "query", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 	rediscache.RouteLibraryLog(log)
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,6 +28,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, errors.New("config: READ_DATABASE_URL: not a valid PostgreSQL URL")
 	}
 	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "ticketsys-query"
 	}

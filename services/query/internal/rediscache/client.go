@@ -6,9 +6,11 @@ package rediscache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,7 +42,7 @@ func NewClient(url string, cluster bool, timeout time.Duration) (redis.Universal
 		opts.PoolTimeout = poolTimeout(timeout)
 		opts.MaxRetries, opts.DialerRetries = -1, 1
 		opts.ClientName = clientName
-		return redis.NewClusterClient(opts), nil
+		return instrument(redis.NewClusterClient(opts))
 	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -50,7 +52,7 @@ func NewClient(url string, cluster bool, timeout time.Duration) (redis.Universal
 	opts.PoolTimeout = poolTimeout(timeout)
 	opts.MaxRetries, opts.DialerRetries = -1, 1
 	opts.ClientName = clientName
-	return redis.NewClient(opts), nil
+	return instrument(redis.NewClient(opts))
 }
 
 // Ping measures one round trip. The error is a short generic reason, safe to
@@ -74,4 +76,14 @@ func reason(err error) string {
 	default:
 		return "redis answered with an error"
 	}
+}
+
+// instrument adds OpenTelemetry spans to every Redis command (a no-op while
+// tracing is off).
+func instrument(rdb redis.UniversalClient) (redis.UniversalClient, error) {
+	if err := redisotel.InstrumentTracing(rdb); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis tracing: %w", err)
+	}
+	return rdb, nil
 }

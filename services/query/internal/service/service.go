@@ -14,6 +14,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/services/query/internal/app"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
@@ -98,6 +99,7 @@ func (s *Service) build(cfg config.Config, log *slog.Logger, o options) error {
 	if err := reg.Register(breakerState); err != nil {
 		return fmt.Errorf("register breaker metric: %w", err)
 	}
+	reg.MustRegister(poolmetrics.NewPgx(s.Pool, "read"), poolmetrics.NewRedis(s.rdb))
 
 	cache := ticketcache.New(s.rdb, ticketcache.Keys{Prefix: cfg.CacheKeyPrefix}, cfg.CacheTTL())
 	s.Guard = rediscache.NewGuard(cache, cfg.RedisRetryInterval, log, breakerState)
@@ -108,7 +110,7 @@ func (s *Service) build(cfg config.Config, log *slog.Logger, o options) error {
 	codec := cursor.NewCodec(cfg.CursorKey())
 	queries := app.New(store, s.Guard, codec, log, cacheMetrics, o.hooks)
 
-	engine := httpx.NewEngine(log, httpMetrics)
+	engine := httpx.NewEngine(log, httpMetrics, httpx.WithTracing("query"))
 	// Reads need only Postgres: with Redis down they bypass the cache, so
 	// Redis is not a readiness condition (/redis-health reports it).
 	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: s.Pool.Ping})

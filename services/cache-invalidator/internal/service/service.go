@@ -1,0 +1,169 @@
+// Package service wires the cache-invalidator together: one place that knows
+// every dependency, used by main and by the tests.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/config"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/worker"
+)
+
+// Service is a wired cache-invalidator: the ops HTTP handler and the worker.
+type Service struct {
+	Handler http.Handler
+	Worker  *worker.Worker
+	Metrics *worker.Metrics
+	rdb     redis.UniversalClient
+	nc      *nats.Conn
+}
+
+// New builds the service. Neither NATS nor Redis need be up: the NATS
+// connection retries in the background, the worker waits for its stream,
+// and failed cache writes are redelivered.
+func New(cfg config.Config, log *slog.Logger) (*Service, error) {
+	rdb, err := NewRedis(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := connectNATS(cfg, log)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	closeAll := func() { nc.Close(); _ = rdb.Close() }
+	js, err := jetstream.New(nc)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	reg := httpx.NewRegistry()
+	httpMetrics, err := httpx.NewMetrics(reg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	wm, err := worker.NewMetrics(reg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cache := ticketcache.New(rdb, ticketcache.Keys{Prefix: cfg.CacheKeyPrefix}, cfg.CacheTTL())
+	w := worker.New(WorkerConfig(cfg), js, cache, log, wm)
+	reg.MustRegister(w.LagCollector(), poolmetrics.NewRedis(rdb))
+
+	engine := httpx.NewEngine(log, httpMetrics)
+	httpx.RegisterOps(engine, reg,
+		httpx.Check{Name: "nats", Fn: func(context.Context) error { return natsUp(nc) }},
+		httpx.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		httpx.Check{Name: "consumer", Fn: w.Ready},
+	)
+	return &Service{Handler: engine, Worker: w, Metrics: wm, rdb: rdb, nc: nc}, nil
+}
+
+// WorkerConfig maps the environment onto the worker's settings.
+func WorkerConfig(cfg config.Config) worker.Config {
+	return worker.Config{
+		Stream:        ticketevent.StreamOptions{Name: cfg.StreamName, SubjectPrefix: cfg.SubjectPrefix},
+		Consumer:      cfg.ConsumerName,
+		DLQ:           ticketevent.StreamOptions{Name: cfg.DLQStreamName, SubjectPrefix: cfg.DLQPrefix, Replicas: cfg.DLQReplicas, MaxAge: cfg.DLQMaxAge},
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    cfg.MaxDeliver,
+		MaxAckPending: cfg.MaxAckPending,
+		RetryMin:      cfg.RetryMin,
+		RetryMax:      cfg.RetryMax,
+		Concurrency:   cfg.Concurrency,
+		AttachRetry:   time.Second,
+		// Well inside AckWait, so a slow Redis cannot make the server
+		// redeliver a message that is still being handled.
+		OpTimeout:  min(5*time.Second, cfg.AckWait/3),
+		PurgeGrace: cfg.ShutdownTimeout,
+	}
+}
+
+// NewRedis opens the client REDIS_URL and REDIS_CLUSTER describe.
+func NewRedis(cfg config.Config) (redis.UniversalClient, error) {
+	if cfg.RedisCluster {
+		opts, err := redis.ParseClusterURL(cfg.RedisURL)
+		if err != nil {
+			return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
+		}
+		return instrument(redis.NewClusterClient(opts))
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
+	}
+	return instrument(redis.NewClient(opts))
+}
+
+// instrument adds OpenTelemetry spans to every Redis command (a no-op
+// while tracing is off).
+func instrument(rdb redis.UniversalClient) (redis.UniversalClient, error) {
+	if err := redisotel.InstrumentTracing(rdb); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis tracing: %w", err)
+	}
+	return rdb, nil
+}
+
+// RedisLogger routes go-redis's own messages (dial failures while Redis is
+// down) into the service's structured log instead of bare stderr lines.
+type RedisLogger struct{ Log *slog.Logger }
+
+// Printf implements go-redis's logger interface.
+func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.Log.WarnContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}
+
+var errNATSDown = errors.New("not connected")
+
+func natsUp(nc *nats.Conn) error {
+	if !nc.IsConnected() {
+		return errNATSDown
+	}
+	return nil
+}
+
+func connectNATS(cfg config.Config, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("ticketsys-cache-invalidator"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		// Bounds the shutdown drain when NATS is unreachable at that moment.
+		nats.DrainTimeout(5 * time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("nats disconnected", "error", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+	}
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	return nc, nil
+}
+
+// Close releases the connections after the worker stopped.
+func (s *Service) Close() {
+	_ = s.nc.Drain()
+	_ = s.rdb.Close()
+}

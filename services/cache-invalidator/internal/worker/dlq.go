@@ -1,0 +1,151 @@
+package worker
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
+)
+
+// Headers a dead-lettered message carries besides the original ones, so an
+// operator can see why and replay it to the right place.
+const (
+	HeaderDLQReason       = "dlq-reason" // undecodable or exhausted
+	HeaderDLQError        = "dlq-error"  // the last error, one line
+	HeaderDLQSubject      = "dlq-original-subject"
+	HeaderDLQStream       = "dlq-original-stream"
+	HeaderDLQSequence     = "dlq-original-sequence" // stream sequence
+	HeaderDLQDeliveries   = "dlq-deliveries"
+	HeaderDLQConsumer     = "dlq-consumer"
+	HeaderDLQDeadLettered = "dlq-time"
+)
+
+// deadLetter copies msg to the DLQ, starts purging its keys, and acks the
+// original; it returns the delivery's outcome. If the DLQ cannot be written
+// and deliveries remain, the original is handed back instead, so it is not
+// lost before it is parked.
+func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata,
+	ev *eventsv1.TicketChanged, reason string, cause error,
+) (outcome string) {
+	id := ticketIDOf(ev, msg.Subject(), w.cfg.Stream.SubjectPrefix)
+	w.log.Error("dead-lettering event", "reason", reason, "ticket_id", id, "subject", msg.Subject(),
+		"seq", md.Sequence.Stream, "delivery", md.NumDelivered, "error", cause)
+
+	out := nats.NewMsg(w.cfg.DLQ.Subject(dlqToken(id)))
+	out.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		out.Header[k] = append([]string(nil), v...)
+	}
+	set := func(k, v string) { out.Header[k] = []string{v} }
+	set(HeaderDLQReason, reason)
+	set(HeaderDLQError, oneLine(cause.Error()))
+	set(HeaderDLQSubject, msg.Subject())
+	set(HeaderDLQStream, md.Stream)
+	set(HeaderDLQSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+	set(HeaderDLQDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	set(HeaderDLQConsumer, md.Consumer)
+	set(HeaderDLQDeadLettered, time.Now().UTC().Format(time.RFC3339Nano))
+	// One DLQ copy per original message, even if the ack below is lost and
+	// the original comes back inside the duplicate window.
+	set(jetstream.MsgIDHeader, md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10))
+
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+	_, err := w.js.PublishMsg(pctx, out)
+	cancel()
+	if err != nil && md.NumDelivered < uint64(w.cfg.MaxDeliver) {
+		w.log.Warn("dead-letter publish failed, retrying", "seq", md.Sequence.Stream, "error", err)
+		_ = msg.NakWithDelay(w.backoff(md.NumDelivered))
+		return outcomeRetried
+	}
+	if err != nil {
+		w.log.Error("dead-letter publish failed on the last delivery; the event is only in the stream",
+			"seq", md.Sequence.Stream, "error", err)
+	} else {
+		w.m.DeadLettered.WithLabelValues(reason).Inc()
+	}
+	w.startPurge(id, ev)
+	if err := msg.Ack(); err != nil {
+		w.log.Warn("ack after dead-letter", "seq", md.Sequence.Stream, "error", err)
+	}
+	return outcomeDeadLettered
+}
+
+// startPurge deletes the keys an unapplied event affects, retrying in the
+// background until Redis answers or shutdown gives up: deleting is always
+// safe for a cache, the next read refills from Postgres.
+func (w *Worker) startPurge(id string, ev *eventsv1.TicketChanged) {
+	w.m.PurgesPending.Inc()
+	w.purges.Go(func() {
+		defer w.m.PurgesPending.Dec()
+		for attempt := uint64(1); ; attempt++ {
+			ctx, cancel := context.WithTimeout(w.purgeCtx, w.cfg.OpTimeout)
+			err := w.purge(ctx, id, ev)
+			cancel()
+			if err == nil {
+				return
+			}
+			w.log.Warn("purging keys of a dead-lettered event", "ticket_id", id, "attempt", attempt, "error", err)
+			if !sleep(w.purgeCtx, w.backoff(attempt)) {
+				w.log.Error("gave up purging keys at shutdown; they expire by TTL", "ticket_id", id)
+				return
+			}
+		}
+	})
+}
+
+func (w *Worker) purge(ctx context.Context, id string, ev *eventsv1.TicketChanged) error {
+	if id != "" {
+		if err := w.cache.DeleteTicket(ctx, id); err != nil {
+			return err
+		}
+	}
+	var prev, next *ticket.Ticket
+	if p := ev.GetPrevious(); p != nil {
+		t := ticketevent.FromProto(p)
+		prev = &t
+	}
+	if n := ev.GetTicket(); n != nil {
+		t := ticketevent.FromProto(n)
+		next = &t
+	}
+	if prev == nil && next == nil {
+		return w.invalidateBroadly(ctx)
+	}
+	return w.cache.InvalidateLists(ctx, prev, next)
+}
+
+// ticketIDOf is the event's ticket id or, for an undecodable message, the
+// last token of its subject (tickets.changed.<ticket_id>).
+func ticketIDOf(ev *eventsv1.TicketChanged, subject, prefix string) string {
+	if ev != nil {
+		return ev.GetTicketId()
+	}
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok || rest == "" || strings.ContainsAny(rest, ".*> ") {
+		return ""
+	}
+	return rest
+}
+
+// dlqToken makes id usable as one subject token.
+func dlqToken(id string) string {
+	if id == "" || strings.ContainsAny(id, ".*> \t\r\n") {
+		return "unknown"
+	}
+	return id
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 512 {
+		s = s[:512]
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+package worker_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/worker"
+)
+
+// Redis stopped mid-stream: deliveries fail and come back with a delay,
+// and once Redis answers every ticket reaches its last version.
+func TestRedisOutageIsRetriedNotLost(t *testing.T) {
+	t.Parallel()
+	rs := startRedisServer(t)
+	h := newHarnessOn(t, testinfra.NATSURL(t), rs.URL(), true)
+	r := h.start(h.config())
+
+	var tickets []ticket.Ticket
+	for range 5 {
+		tk := newTicket(t, "before")
+		tickets = append(tickets, tk)
+		h.publish(created(t, tk))
+	}
+	for _, tk := range tickets {
+		h.waitVersion(tk.ID, 1, false)
+	}
+
+	rs.Stop()
+	for i, tk := range tickets {
+		next, ev := updated(t, tk, func(x *ticket.Ticket) { x.Title = "during the outage" })
+		tickets[i] = next
+		h.publish(ev)
+	}
+	testinfra.Eventually(t, 10*time.Second, func() bool {
+		return testutil.ToFloat64(r.m.Redeliveries) >= 5
+	}, "no redeliveries while Redis was down")
+	if n := testutil.ToFloat64(r.m.Processed.WithLabelValues("updated", "retried")); n < 5 {
+		t.Fatalf("retried %v deliveries, want at least 5", n)
+	}
+	rs.Start()
+	for _, tk := range tickets {
+		h.waitVersion(tk.ID, 2, false)
+	}
+	h.waitDrained("cache-invalidator")
+	if msgs := h.dlqMessages(); len(msgs) != 0 {
+		t.Fatalf("%d events dead-lettered during a short outage", len(msgs))
+	}
+}
+
+// Messages nobody can decode go to the DLQ with the reason, and the worker
+// goes on with the next ones.
+func TestPoisonMessagesAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.start(h.config())
+
+	victim := newTicket(t, "cached before the poison")
+	if _, err := h.cache.SetTicket(context.Background(), victim); err != nil {
+		t.Fatal(err)
+	}
+	h.publishRaw(h.stream.Subject(victim.ID), ticketevent.ContentTypeJSON, []byte(`{"event_id":`))
+	h.publishRaw(h.stream.Subject("other"), "text/plain", []byte(`hello`))
+	noSnapshot := created(t, newTicket(t, "x"))
+	noSnapshot.Ticket = nil
+	h.publish(noSnapshot)
+	good := newTicket(t, "after the poison")
+	h.publish(created(t, good))
+
+	h.waitVersion(good.ID, 1, false)
+	h.waitDrained("cache-invalidator")
+	var msgs []string
+	testinfra.Eventually(t, 10*time.Second, func() bool { return len(h.dlqMessages()) == 3 }, "DLQ never held 3 messages")
+	for _, m := range h.dlqMessages() {
+		if m.Header.Get(worker.HeaderDLQReason) != "undecodable" || m.Header.Get(worker.HeaderDLQError) == "" ||
+			m.Header.Get(worker.HeaderDLQSequence) == "" || m.Header.Get(worker.HeaderDLQDeliveries) != "1" ||
+			m.Header.Get(worker.HeaderDLQStream) != h.stream.Name {
+			t.Fatalf("DLQ message %s lacks its reason headers: %v", m.Subject, m.Header)
+		}
+		msgs = append(msgs, m.Subject+" <- "+m.Header.Get(worker.HeaderDLQSubject)+": "+m.Header.Get(worker.HeaderDLQError))
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		h.dlq.Subject(victim.ID) + " <- " + h.stream.Subject(victim.ID),
+		h.dlq.Subject("other") + " <- " + h.stream.Subject("other"),
+		"unsupported content type",
+		"without a matching ticket snapshot",
+	} {
+		if !strings.Contains(all, want) {
+			t.Fatalf("DLQ lacks %q:\n%s", want, all)
+		}
+	}
+	// The undecodable event's ticket key (named by its subject) is purged.
+	testinfra.Eventually(t, 10*time.Second, func() bool { _, found := h.entry(victim.ID); return !found },
+		"the poison message's ticket key was never purged")
+	if n := testutil.ToFloat64(r.m.DeadLettered.WithLabelValues("undecodable")); n != 3 {
+		t.Fatalf("dead-lettered counter %v, want 3", n)
+	}
+}
+
+// An event that fails on every delivery is dead-lettered on the last one,
+// and the keys it affects are deleted.
+func TestLastDeliveryFailureDeadLettersAndPurges(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tk := newTicket(t, "stuck")
+	// A key of the wrong type makes the fenced write fail on every delivery
+	// (WRONGTYPE), while a delete still works.
+	ctx := context.Background()
+	if err := h.rdb.HSet(ctx, h.cache.Keys().Ticket(tk.ID), "junk", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.config()
+	cfg.MaxDeliver = 3
+	r := h.start(cfg)
+	next, ev := updated(t, tk, func(x *ticket.Ticket) { x.Status = "closed" })
+	h.publish(ev)
+
+	testinfra.Eventually(t, 10*time.Second, func() bool { return len(h.dlqMessages()) == 1 }, "never dead-lettered")
+	m := h.dlqMessages()[0]
+	if m.Header.Get(worker.HeaderDLQReason) != "exhausted" || m.Header.Get(worker.HeaderDLQDeliveries) != "3" ||
+		!strings.Contains(m.Header.Get(worker.HeaderDLQError), "WRONGTYPE") || m.Subject != h.dlq.Subject(tk.ID) {
+		t.Fatalf("DLQ message %s %v", m.Subject, m.Header)
+	}
+	if got, err := ticketevent.Unmarshal(m.Header.Get("content-type"), m.Data); err != nil || got.GetVersion() != next.Version {
+		t.Fatalf("DLQ body is not the original event: %v", err)
+	}
+	testinfra.Eventually(t, 10*time.Second, func() bool {
+		return h.rdb.Exists(ctx, h.cache.Keys().Ticket(tk.ID)).Val() == 0
+	}, "ticket key not deleted after the last delivery")
+	testinfra.Eventually(t, 10*time.Second, func() bool { return h.gen("closed", "alice") == 1 && h.gen("open", "alice") == 1 },
+		"lists of the before and after states not invalidated")
+	h.waitDrained("cache-invalidator")
+	if n := testutil.ToFloat64(r.m.Processed.WithLabelValues("updated", "retried")); n != 2 {
+		t.Fatalf("retried %v times, want 2 before the last delivery", n)
+	}
+	if n := testutil.ToFloat64(r.m.DeadLettered.WithLabelValues("exhausted")); n != 1 {
+		t.Fatalf("dead-lettered counter %v", n)
+	}
+}
+
+// When Redis is down through the last delivery, the event is parked in the
+// DLQ at once and its keys are deleted as soon as Redis is back.
+func TestPurgeWaitsForRedis(t *testing.T) {
+	t.Parallel()
+	rs := startRedisServer(t)
+	h := newHarnessOn(t, testinfra.NATSURL(t), rs.URL(), true)
+	tk := newTicket(t, "old")
+	if _, err := h.cache.SetTicket(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.config()
+	cfg.MaxDeliver = 2
+	r := h.start(cfg)
+	rs.Stop() // the stale v1 is saved and comes back with the server
+
+	_, ev := updated(t, tk, func(x *ticket.Ticket) { x.Title = "new" })
+	h.publish(ev)
+	testinfra.Eventually(t, 10*time.Second, func() bool { return len(h.dlqMessages()) == 1 }, "never dead-lettered")
+	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.PurgesPending) == 1 },
+		"no purge pending while Redis is down")
+
+	rs.Start()
+	testinfra.Eventually(t, 10*time.Second, func() bool { _, found := h.entry(tk.ID); return !found },
+		"the stale ticket key survived: the purge never ran after Redis came back")
+	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.PurgesPending) == 0 },
+		"purge still counted as pending")
+}
+
+// A deleted event without its previous state still invalidates every list
+// that can be named.
+func TestDeleteWithoutPreviousInvalidatesBroadly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.start(h.config())
+	ev := &eventsv1.TicketChanged{
+		EventId: testinfra.UniqueName(t, "ev"), TicketId: testinfra.UniqueName(t, "tk"), Version: 4,
+		Change: ticketevent.Deleted,
+	}
+	h.publish(ev)
+	h.waitVersion(ev.GetTicketId(), 4, true)
+	h.waitDrained("cache-invalidator")
+	for _, s := range []string{"", "open", "in_progress", "resolved", "closed"} {
+		if h.gen(s, "") == 0 {
+			t.Fatalf("lists with status %q not invalidated", s)
+		}
+	}
+}

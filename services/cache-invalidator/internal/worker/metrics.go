@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus series.
+type Metrics struct {
+	Processed     *prometheus.CounterVec // change, outcome
+	Duration      *prometheus.HistogramVec
+	Fresh         prometheus.Histogram
+	Redeliveries  prometheus.Counter
+	DeadLettered  *prometheus.CounterVec // reason
+	PurgesPending prometheus.Gauge
+}
+
+// NewMetrics registers the worker's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		Processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_events_processed_total",
+			Help: "Event deliveries handled, by change (created, updated, deleted, unknown) and outcome " +
+				"(applied, superseded, retried, dead_lettered).",
+		}, []string{"change", "outcome"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cache_event_processing_seconds",
+			Help:    "Time to handle one delivery, from its arrival to its ack or nak, by outcome.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"outcome"}),
+		Fresh: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cache_write_to_fresh_seconds",
+			Help: "Time from an event's occurred_at to the cache holding its version " +
+				"(commit, outbox relay, delivery and the Redis write).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		Redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_event_redeliveries_total",
+			Help: "Deliveries that were not the first of their message.",
+		}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_events_dead_lettered_total",
+			Help: "Events copied to the dead-letter stream, by reason (undecodable, exhausted).",
+		}, []string{"reason"}),
+		PurgesPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_dlq_purges_pending",
+			Help: "Dead-lettered events whose keys are still waiting to be deleted (Redis unreachable).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.Processed, m.Duration, m.Fresh, m.Redeliveries, m.DeadLettered, m.PurgesPending} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register worker metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) observe(change, outcome string, start time.Time) {
+	m.Processed.WithLabelValues(change, outcome).Inc()
+	m.Duration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+}

@@ -1,0 +1,133 @@
+// Package worker is the cache-invalidator's consumer: it reads TicketChanged
+// events from the durable pull consumer and keeps Redis in step with them,
+// dead-lettering what it cannot apply.
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+)
+
+// Config is how the worker consumes; service fills it from the environment.
+type Config struct {
+	Stream        ticketevent.StreamOptions // Name and SubjectPrefix of the events' stream
+	Consumer      string                    // durable name, shared by every instance
+	DLQ           ticketevent.StreamOptions // the dead-letter stream, created or updated at start
+	AckWait       time.Duration
+	MaxDeliver    int
+	MaxAckPending int
+	RetryMin      time.Duration // first NakWithDelay; doubles per delivery
+	RetryMax      time.Duration
+	Concurrency   int           // messages handled at once
+	AttachRetry   time.Duration // pause between attempts to find the stream
+	OpTimeout     time.Duration // bound on one message's Redis work
+	PurgeGrace    time.Duration // how long Run waits for pending purges on shutdown
+}
+
+func (c *Config) defaults() {
+	if c.AttachRetry <= 0 {
+		c.AttachRetry = time.Second
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = 5 * time.Second
+	}
+	if c.PurgeGrace <= 0 {
+		c.PurgeGrace = 5 * time.Second
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
+	}
+}
+
+// Worker applies events to the cache. Run it once per process; several
+// processes share the consumer.
+type Worker struct {
+	cfg   Config
+	js    jetstream.JetStream
+	cache *ticketcache.Cache
+	log   *slog.Logger
+	m     *Metrics
+
+	attached atomic.Bool
+	purges   sync.WaitGroup
+	purgeCtx context.Context // cancelled when Run gives up on pending purges
+}
+
+// New builds a worker; nothing talks to NATS or Redis before Run.
+func New(cfg Config, js jetstream.JetStream, cache *ticketcache.Cache, log *slog.Logger, m *Metrics) *Worker {
+	cfg.defaults()
+	return &Worker{cfg: cfg, js: js, cache: cache, log: log, m: m, purgeCtx: context.Background()}
+}
+
+// ErrNotAttached is the readiness failure before the consumer is bound.
+var ErrNotAttached = errors.New("consumer not attached")
+
+// Ready reports whether the worker is bound to its consumer and pulling.
+func (w *Worker) Ready(context.Context) error {
+	if !w.attached.Load() {
+		return ErrNotAttached
+	}
+	return nil
+}
+
+// Run consumes until ctx is done, then stops pulling, lets in-flight messages
+// finish (buffered ones are handed back with a Nak), waits up to PurgeGrace
+// for dead-letter purges, and returns. A missing stream or an unreachable
+// NATS at start is waited out, not an error: the command service creates
+// the stream and may start later.
+func (w *Worker) Run(ctx context.Context) error {
+	purgeCtx, cancelPurges := context.WithCancel(context.WithoutCancel(ctx))
+	w.purgeCtx = purgeCtx
+	defer func() {
+		w.waitPurges()
+		cancelPurges()
+		w.purges.Wait()
+	}()
+	for {
+		cons, err := w.attach(ctx)
+		if err != nil {
+			return nil // ctx is done
+		}
+		err = w.consume(ctx, cons)
+		w.attached.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.log.Warn("consumer lost, attaching again", "error", err)
+		if !sleep(ctx, w.cfg.AttachRetry) {
+			return nil
+		}
+	}
+}
+
+// waitPurges gives running purges PurgeGrace to finish.
+func (w *Worker) waitPurges() {
+	done := make(chan struct{})
+	go func() { w.purges.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.PurgeGrace):
+		w.log.Error("shutdown with dead-letter purges pending; their keys expire by TTL")
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

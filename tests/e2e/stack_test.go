@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
+)
+
+const jwtSecret = "e2e-secret-that-is-at-least-32-bytes-long"
+
+var migrator = testinfra.Migrator{
+	Name:        "tickets",
+	Fingerprint: ticketdb.Fingerprint(),
+	Migrate: func(ctx context.Context, url string) error {
+		return ticketdb.Migrate(ctx, url, nil)
+	},
+}
+
+// stack is the three services of one test: its own database, stream,
+// consumer, DLQ and Redis key prefix, so tests run in parallel.
+type stack struct {
+	t                testing.TB
+	command, query   *process
+	invalidator      *process
+	pool             *pgxpool.Pool
+	rdb              *redis.Client
+	cache            *ticketcache.Cache
+	js               jetstream.JetStream
+	streamName, cons string
+	token            string
+	client           *http.Client
+}
+
+func newStack(t testing.TB) *stack {
+	t.Helper()
+	dbURL := testinfra.NewDatabase(t, migrator)
+	natsURL, redisURL := testinfra.NATSURL(t), testinfra.RedisURL(t)
+	name := testinfra.UniqueName(t, "E2E")
+	prefix := name + ":"
+	s := &stack{t: t, streamName: name, cons: "cache-invalidator-" + name,
+		client: &http.Client{Timeout: 10 * time.Second}}
+	env := map[string]string{
+		"DATABASE_URL":          dbURL,
+		"NATS_URL":              natsURL,
+		"REDIS_URL":             redisURL,
+		"STREAM_NAME":           name,
+		"STREAM_SUBJECT_PREFIX": "e2e." + name + ".changed",
+		"STREAM_MAX_AGE":        "1h",
+		"CONSUMER_NAME":         s.cons,
+		"DLQ_STREAM_NAME":       name + "_DLQ",
+		"DLQ_SUBJECT_PREFIX":    "e2e." + name + ".dlq",
+		"CACHE_KEY_PREFIX":      prefix,
+		"AUTH_JWT_SECRET":       jwtSecret,
+		"LOG_FORMAT":            "text",
+		"LOG_LEVEL":             "warn",
+		"SHUTDOWN_TIMEOUT":      "5s",
+		// The query service fails fast on a slow Redis (100ms) and opens its
+		// breaker; on a loaded test machine that would turn reads into BYPASS.
+		"REDIS_TIMEOUT": "1s",
+	}
+
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s.pool = pool
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.rdb = redis.NewClient(opts)
+	s.cache = ticketcache.New(s.rdb, ticketcache.Keys{Prefix: prefix}, time.Minute)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := s.rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			s.rdb.Del(ctx, iter.Val())
+		}
+		_ = s.rdb.Close()
+	})
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if s.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // after the processes stopped (cleanups run last-in first-out)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.js.DeleteStream(ctx, name)
+		_ = s.js.DeleteStream(ctx, name+"_DLQ")
+	})
+	if s.token, err = auth.Mint([]byte(jwtSecret), "e2e", []string{"tickets:read", "tickets:write"},
+		time.Hour, "", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	s.command = startProcess(t, "command", env)
+	s.query = startProcess(t, "query", env)
+	s.invalidator = startProcess(t, "cache-invalidator", env)
+	for _, p := range []*process{s.command, s.query, s.invalidator} {
+		p.waitReady(t)
+	}
+	return s
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) ticket(t testing.TB) ticket.Ticket {
+	t.Helper()
+	var tk ticket.Ticket
+	if err := json.Unmarshal(r.body, &tk); err != nil {
+		t.Fatalf("decode ticket from %s: %v", r.body, err)
+	}
+	return tk
+}
+
+// listPage is the body of GET /tickets.
+type listPage struct {
+	Items      []ticket.Ticket `json:"items"`
+	NextCursor *string         `json:"next_cursor"`
+}
+
+func (r response) page(t testing.TB) listPage {
+	t.Helper()
+	var p listPage
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("decode list from %s: %v", r.body, err)
+	}
+	return p
+}
+
+func (s *stack) do(base, method, path, body string) (response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	res, err := s.client.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}, err
+}
+
+// write sends a request to the command service.
+func (s *stack) write(method, path, body string) response {
+	s.t.Helper()
+	r, err := s.do(s.command.url, method, path, body)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// read sends a GET to the query service.
+func (s *stack) read(path string) response {
+	s.t.Helper()
+	r, err := s.do(s.query.url, http.MethodGet, path, "")
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	return r
+}
+
+func mustStatus(t testing.TB, r response, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d; body %s", r.status, want, r.body)
+	}
+}
+
+func (s *stack) create(body string) ticket.Ticket {
+	s.t.Helper()
+	r := s.write(http.MethodPost, "/tickets", body)
+	mustStatus(s.t, r, http.StatusCreated)
+	return r.ticket(s.t)
+}
+
+// settle waits until every committed change has been relayed and applied:
+// no unsent outbox row, nothing pending or unacked on the consumer.
+func (s *stack) settle() {
+	s.t.Helper()
+	ctx := context.Background()
+	testinfra.Eventually(s.t, 20*time.Second, func() bool {
+		var unsent int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&unsent); err != nil || unsent > 0 {
+			return false
+		}
+		c, err := s.js.Consumer(ctx, s.streamName, s.cons)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	}, "the events never settled")
+}
+
+// backlog is what the pipeline still has to do: outbox rows not yet
+// published, and events published but not yet applied and acked.
+func (s *stack) backlog() (unsent int, pending uint64) {
+	s.t.Helper()
+	ctx := context.Background()
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&unsent); err != nil {
+		s.t.Fatal(err)
+	}
+	if c, err := s.js.Consumer(ctx, s.streamName, s.cons); err == nil {
+		if info, err := c.Info(ctx); err == nil {
+			pending = info.NumPending + uint64(info.NumAckPending)
+		}
+	}
+	return unsent, pending
+}
