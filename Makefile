@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 # Every module of the workspace, in dependency order.
-MODULES := proto-events pkg pkg/testinfra services/command services/query services/cache-invalidator cmd/ticketctl tests
+MODULES := proto-events pkg pkg/testinfra services/command services/query services/cache-invalidator cmd/ticketctl tests deploy
 # Test packages run in parallel processes; each test makes its own database
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
@@ -44,4 +44,7 @@ tidy: ## go mod tidy every module (each also builds with GOWORK=off), then sync 
 	$(GO) work sync
 
 include mk/tools.mk
+include mk/stack.mk
 
+# make lint also validates the compose file, the Dockerfiles and the manifests.
+lint: deploy-validate
