@@ -32,6 +32,7 @@ type Config struct {
 	MaxAckPending   int           `env:"MAX_ACK_PENDING" envDefault:"256"`
 	RetryMin        time.Duration `env:"RETRY_BACKOFF_MIN" envDefault:"1s"`
 	RetryMax        time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"30s"`
+	ListRebumpDelay time.Duration `env:"LIST_REBUMP_DELAY" envDefault:"0s"`
 	Concurrency     int           `env:"WORKER_CONCURRENCY" envDefault:"16"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
@@ -113,6 +114,8 @@ func (c Config) validateConsumer() error {
 		return errors.New("config: MAX_ACK_PENDING: must be 1 to 100000")
 	case c.RetryMin <= 0:
 		return errors.New("config: RETRY_BACKOFF_MIN: must be positive")
+	case c.ListRebumpDelay < 0:
+		return errors.New("config: LIST_REBUMP_DELAY: must not be negative")
 	case c.RetryMax < c.RetryMin:
 		return errors.New("config: RETRY_BACKOFF_MAX: must be at least RETRY_BACKOFF_MIN")
 	case c.Concurrency < 1 || c.Concurrency > 1024:

@@ -90,8 +90,9 @@ func WorkerConfig(cfg config.Config) worker.Config {
 		AttachRetry:   time.Second,
 		// Well inside AckWait, so a slow Redis cannot make the server
 		// redeliver a message that is still being handled.
-		OpTimeout:  min(5*time.Second, cfg.AckWait/3),
-		PurgeGrace: cfg.ShutdownTimeout,
+		OpTimeout:       min(5*time.Second, cfg.AckWait/3),
+		PurgeGrace:      cfg.ShutdownTimeout,
+		ListRebumpDelay: cfg.ListRebumpDelay,
 	}
 }
 

@@ -147,7 +147,20 @@ func (w *Worker) apply(ctx context.Context, ev *eventsv1.TicketChanged) (stored 
 		// ticket is unknown, so invalidate every list that can be named.
 		return stored, w.invalidateBroadly(ctx)
 	}
-	return stored, w.cache.InvalidateLists(ctx, prev, next)
+	if err := w.cache.InvalidateLists(ctx, prev, next); err != nil {
+		return stored, err
+	}
+	if d := w.cfg.ListRebumpDelay; d > 0 {
+		time.AfterFunc(d, func() {
+			rctx, cancel := context.WithTimeout(context.Background(), w.cfg.OpTimeout)
+			defer cancel()
+			// Best effort: if it fails, such a page lives until its TTL.
+			if err := w.cache.InvalidateLists(rctx, prev, next); err != nil {
+				w.log.Warn("second list invalidation failed", "ticket_id", ev.GetTicketId(), "error", err)
+			}
+		})
+	}
+	return stored, nil
 }
 
 // invalidateBroadly bumps the unfiltered lists and those filtered by status

@@ -31,6 +31,11 @@ type Config struct {
 	AttachRetry   time.Duration // pause between attempts to find the stream
 	OpTimeout     time.Duration // bound on one message's Redis work
 	PurgeGrace    time.Duration // how long Run waits for pending purges on shutdown
+	// ListRebumpDelay, when positive, bumps a change's list generations a
+	// second time after this delay: a query service reading a lagging
+	// replica may have cached a page without the change under the
+	// generation of the first bump.
+	ListRebumpDelay time.Duration
 }
 
 func (c *Config) defaults() {

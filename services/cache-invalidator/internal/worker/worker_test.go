@@ -252,3 +252,21 @@ func TestWaitsForNATSAndTheStream(t *testing.T) {
 	h.publish(ev)
 	h.waitVersion(v2.ID, 2, false)
 }
+
+// With a read replica, a page computed from data older than the change can
+// be cached under the first bump's generation; the second bump retires it.
+func TestListRebumpAfterDelay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	cfg := h.config()
+	cfg.ListRebumpDelay = 100 * time.Millisecond
+	h.start(cfg)
+	tk := newTicket(t, "replica")
+	h.publish(created(t, tk))
+	h.waitVersion(tk.ID, 1, false)
+	testinfra.Eventually(t, 5*time.Second, func() bool { return h.gen(tk.Status, "") == 2 },
+		"the lists of the ticket's status were not bumped a second time")
+	if g := h.gen("", ""); g != 2 {
+		t.Fatalf("unfiltered lists at generation %d, want 2", g)
+	}
+}
