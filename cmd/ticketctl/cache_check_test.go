@@ -154,7 +154,7 @@ func TestCacheCheckFailsClearly(t *testing.T) {
 		{"redis down", with("REDIS_URL", "redis://127.0.0.1:1/0"), exitRuntime, "ticketctl: cannot reach Redis at redis://127.0.0.1:1/0: "},
 		{"postgres down", with("DATABASE_URL", "postgres://postgres:secret@127.0.0.1:1/x?sslmode=disable"), exitRuntime, "cannot reach PostgreSQL at postgres://postgres:xxxxx@127.0.0.1:1/x"},
 		{"bad REDIS_CLUSTER", with("REDIS_CLUSTER", "maybe"), exitUsage, "REDIS_CLUSTER: not a valid boolean"},
-		{"bad REDIS_URL", with("REDIS_URL", "http://x"), exitUsage, "REDIS_URL: not a valid Redis URL"},
+		{"bad REDIS_URL", with("REDIS_URL", "http://x"), exitUsage, "REDIS_URL: not a valid redis:// or rediss:// URL"},
 		{"bad DATABASE_URL", with("DATABASE_URL", "::"), exitUsage, "DATABASE_URL: not a valid PostgreSQL URL"},
 	}
 	for _, tt := range tests {

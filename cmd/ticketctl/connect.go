@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
 // envConfig is what ticketctl reads from the environment, with the contract's defaults.
@@ -91,22 +92,10 @@ func (a *app) connectRedis(ctx context.Context, timeout time.Duration) (redis.Un
 		return nil, err
 	}
 	shown := redact(cfg.RedisURL)
-	var rdb redis.UniversalClient
-	if cfg.RedisCluster {
-		opts, err := redis.ParseClusterURL(cfg.RedisURL)
-		if err != nil {
-			return nil, usagef("config: REDIS_URL: not a valid Redis Cluster URL")
-		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeout, timeout, timeout
-		rdb = redis.NewClusterClient(opts)
-	} else {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return nil, usagef("config: REDIS_URL: not a valid Redis URL")
-		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeout, timeout, timeout
-		opts.MaxRetries = 1
-		rdb = redis.NewClient(opts)
+	rdb, err := redisconn.Open(cfg.RedisURL, cfg.RedisCluster, redisconn.Tuning{
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: 1})
+	if err != nil {
+		return nil, usagef("%v", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

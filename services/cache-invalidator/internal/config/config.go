@@ -6,9 +6,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
 // Config is every setting of the cache-invalidator, with the contract's defaults.
@@ -92,16 +91,7 @@ func (c Config) validateRedis() error {
 	case !keyPrefix.MatchString(c.CacheKeyPrefix):
 		return errors.New("config: CACHE_KEY_PREFIX: letters, digits, _ : . and - only")
 	}
-	var err error
-	if c.RedisCluster {
-		_, err = redis.ParseClusterURL(c.RedisURL)
-	} else {
-		_, err = redis.ParseURL(c.RedisURL)
-	}
-	if err != nil {
-		return errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
-	}
-	return nil
+	return redisconn.Validate(c.RedisURL, c.RedisCluster)
 }
 
 func (c Config) validateConsumer() error {

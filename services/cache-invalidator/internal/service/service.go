@@ -12,11 +12,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/config"
@@ -40,7 +41,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := connectNATS(cfg, log)
+	nc, err := natsconn.Connect(cfg.NATSURL, cfg.NATSCreds, "ticketsys-cache-invalidator", log)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err
@@ -98,28 +99,7 @@ func WorkerConfig(cfg config.Config) worker.Config {
 
 // NewRedis opens the client REDIS_URL and REDIS_CLUSTER describe.
 func NewRedis(cfg config.Config) (redis.UniversalClient, error) {
-	if cfg.RedisCluster {
-		opts, err := redis.ParseClusterURL(cfg.RedisURL)
-		if err != nil {
-			return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
-		}
-		return instrument(redis.NewClusterClient(opts))
-	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
-	}
-	return instrument(redis.NewClient(opts))
-}
-
-// instrument adds OpenTelemetry spans to every Redis command (a no-op
-// while tracing is off).
-func instrument(rdb redis.UniversalClient) (redis.UniversalClient, error) {
-	if err := redisotel.InstrumentTracing(rdb); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis tracing: %w", err)
-	}
-	return rdb, nil
+	return redisconn.Open(cfg.RedisURL, cfg.RedisCluster, redisconn.Tuning{ClientName: "ticketsys-cache-invalidator"})
 }
 
 // RedisLogger routes go-redis's own messages (dial failures while Redis is
@@ -138,29 +118,6 @@ func natsUp(nc *nats.Conn) error {
 		return errNATSDown
 	}
 	return nil
-}
-
-func connectNATS(cfg config.Config, log *slog.Logger) (*nats.Conn, error) {
-	opts := []nats.Option{
-		nats.Name("ticketsys-cache-invalidator"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500 * time.Millisecond),
-		// Bounds the shutdown drain when NATS is unreachable at that moment.
-		nats.DrainTimeout(5 * time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "error", err)
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
-	}
-	if cfg.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
-	}
-	nc, err := nats.Connect(cfg.NATSURL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("nats: %w", err)
-	}
-	return nc, nil
 }
 
 // Close releases the connections after the worker stopped.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	"github.com/ticketsys/ticketsys/services/command/internal/app"
@@ -51,7 +52,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, er
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	nc, err := connectNATS(cfg, log)
+	nc, err := natsconn.Connect(cfg.NATSURL, cfg.NATSCreds, "ticketsys-command", log)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -93,27 +94,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, er
 	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: pool.Ping})
 	ticketapi.Routes(engine, cmds, verifier, log)
 	return &Service{Handler: engine, Relay: rl, pool: pool, nc: nc, verifier: verifier}, nil
-}
-
-func connectNATS(cfg config.Config, log *slog.Logger) (*nats.Conn, error) {
-	opts := []nats.Option{
-		nats.Name("ticketsys-command"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500 * time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "error", err)
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
-	}
-	if cfg.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
-	}
-	nc, err := nats.Connect(cfg.NATSURL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("nats: %w", err)
-	}
-	return nc, nil
 }
 
 // Close releases the connections after the server and relay stopped.

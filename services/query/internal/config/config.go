@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
 // DefaultDatabaseURL is the contract's DATABASE_URL default, which
@@ -89,17 +89,7 @@ func (c Config) validate() error {
 // validateRedis parses the URL the way the client will, so a typo stops the
 // process at start instead of turning every read into a BYPASS.
 func (c Config) validateRedis() error {
-	var err error
-	if c.RedisCluster {
-		_, err = redis.ParseClusterURL(c.RedisURL)
-	} else {
-		_, err = redis.ParseURL(c.RedisURL)
-	}
-	if err != nil {
-		// Not the parser's message: it may quote the URL, password included.
-		return errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
-	}
-	return nil
+	return redisconn.Validate(c.RedisURL, c.RedisCluster)
 }
 
 // CacheTTL is CACHE_TTL_SECONDS as a duration.

@@ -6,12 +6,12 @@ package rediscache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"time"
 
-	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
 const clientName = "ticketsys-query"
@@ -30,29 +30,13 @@ func dialTimeout(io time.Duration) time.Duration { return max(io, time.Second) }
 
 // NewClient returns a single-node or Cluster client for url (redis:// or
 // rediss:// for TLS, as on ElastiCache) that fails fast: every dial, read,
-// write and pool wait is bounded by timeout, and nothing is retried, since
-// a read that cannot use Redis goes to Postgres instead of waiting.
+// write and pool wait is bounded, and nothing is retried, since a read that
+// cannot use Redis goes to Postgres instead of waiting.
 func NewClient(url string, cluster bool, timeout time.Duration) (redis.UniversalClient, error) {
-	if cluster {
-		opts, err := redis.ParseClusterURL(url)
-		if err != nil {
-			return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
-		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout(timeout), timeout, timeout
-		opts.PoolTimeout = poolTimeout(timeout)
-		opts.MaxRetries, opts.DialerRetries = -1, 1
-		opts.ClientName = clientName
-		return instrument(redis.NewClusterClient(opts))
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
-	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout(timeout), timeout, timeout
-	opts.PoolTimeout = poolTimeout(timeout)
-	opts.MaxRetries, opts.DialerRetries = -1, 1
-	opts.ClientName = clientName
-	return instrument(redis.NewClient(opts))
+	return redisconn.Open(url, cluster, redisconn.Tuning{
+		DialTimeout: dialTimeout(timeout), ReadTimeout: timeout, WriteTimeout: timeout,
+		PoolTimeout: poolTimeout(timeout), MaxRetries: -1, ClientName: clientName,
+	})
 }
 
 // Ping measures one round trip. The error is a short generic reason, safe to
@@ -76,14 +60,4 @@ func reason(err error) string {
 	default:
 		return "redis answered with an error"
 	}
-}
-
-// instrument adds OpenTelemetry spans to every Redis command (a no-op while
-// tracing is off).
-func instrument(rdb redis.UniversalClient) (redis.UniversalClient, error) {
-	if err := redisotel.InstrumentTracing(rdb); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis tracing: %w", err)
-	}
-	return rdb, nil
 }

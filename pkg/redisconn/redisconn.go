@@ -1,0 +1,83 @@
+// Package redisconn opens the Redis client every part of the system uses:
+// one REDIS_URL (redis:// or rediss:// for TLS, as on ElastiCache) and one
+// REDIS_CLUSTER switch give a single-node or a Cluster client behind
+// redis.UniversalClient, with OpenTelemetry spans on every command.
+package redisconn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrBadURL is the one-line configuration error; the parser's own message
+// is not used because it may quote the URL, password included.
+var ErrBadURL = errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
+
+// Tuning overrides the client's defaults; a zero field keeps go-redis's.
+type Tuning struct {
+	DialTimeout, ReadTimeout, WriteTimeout, PoolTimeout time.Duration
+	MaxRetries                                          int // -1: never retry
+	ClientName                                          string
+}
+
+// Validate parses url the way Open will, so a typo stops a process at start.
+func Validate(url string, cluster bool) error {
+	var err error
+	if cluster {
+		_, err = redis.ParseClusterURL(url)
+	} else {
+		_, err = redis.ParseURL(url)
+	}
+	if err != nil {
+		return ErrBadURL
+	}
+	return nil
+}
+
+// Open returns the client for url. Nothing is dialled before the first
+// command, so a process starts while Redis is down.
+func Open(url string, cluster bool, t Tuning) (redis.UniversalClient, error) {
+	var rdb redis.UniversalClient
+	if cluster {
+		opts, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, ErrBadURL
+		}
+		t.apply(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.PoolTimeout, &opts.MaxRetries, &opts.ClientName)
+		rdb = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, ErrBadURL
+		}
+		t.apply(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.PoolTimeout, &opts.MaxRetries, &opts.ClientName)
+		rdb = redis.NewClient(opts)
+	}
+	if err := redisotel.InstrumentTracing(rdb); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis tracing: %w", err)
+	}
+	return rdb, nil
+}
+
+func (t Tuning) apply(dial, read, write, pool *time.Duration, retries *int, name *string) {
+	set := func(dst *time.Duration, v time.Duration) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(dial, t.DialTimeout)
+	set(read, t.ReadTimeout)
+	set(write, t.WriteTimeout)
+	set(pool, t.PoolTimeout)
+	if t.MaxRetries != 0 {
+		*retries = t.MaxRetries
+	}
+	if t.ClientName != "" {
+		*name = t.ClientName
+	}
+}
