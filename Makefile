@@ -8,7 +8,7 @@ MODULES := proto-events pkg pkg/testinfra services/command services/query servic
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help dev test bench build migrate tidy vet
+.PHONY: help dev test bench build migrate tidy vet modules-check
 BENCH_FLAGS ?= -run '^$$' -bench . -benchmem -count 1
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -36,15 +36,18 @@ build: ## build every binary into bin/
 migrate: ## apply the migrations to DATABASE_URL
 	$(GO) run ./services/command migrate
 
+modules-check: ## every module builds on its own (GOWORK=off), as Docker builds and go mod tidy need
+	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || { echo "$$m does not build with GOWORK=off: run make tidy"; exit 1; }; done
+
 vet: ## go vet every module
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
-tidy: ## go mod tidy every module (each also builds with GOWORK=off), then sync the workspace
-	@for m in $(MODULES) tools; do (cd $$m && GOWORK=off $(GO) mod tidy) || exit 1; done
+tidy: ## sync the workspace, then go mod tidy every module (each also builds with GOWORK=off)
 	$(GO) work sync
+	@for m in $(MODULES) tools; do (cd $$m && GOWORK=off $(GO) mod tidy) || exit 1; done
 
 include mk/tools.mk
 include mk/stack.mk
 
 # make lint also validates the compose file, the Dockerfiles and the manifests.
-lint: deploy-validate
+lint: deploy-validate modules-check
