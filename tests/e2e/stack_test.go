@@ -48,6 +48,12 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
+	return newStackWith(t, nil)
+}
+
+// newStackWith starts the stack with extra environment for every process.
+func newStackWith(t testing.TB, extra map[string]string) *stack {
+	t.Helper()
 	dbURL := testinfra.NewDatabase(t, migrator)
 	natsURL, redisURL := testinfra.NATSURL(t), testinfra.RedisURL(t)
 	name := testinfra.UniqueName(t, "E2E")
@@ -72,6 +78,9 @@ func newStack(t testing.TB) *stack {
 		// The query service fails fast on a slow Redis (100ms) and opens its
 		// breaker; on a loaded test machine that would turn reads into BYPASS.
 		"REDIS_TIMEOUT": "1s",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 
 	pool, err := pgxpool.New(context.Background(), dbURL)
