@@ -8,32 +8,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
-	"github.com/ticketsys/ticketsys/pkg/logging"
-	"github.com/ticketsys/ticketsys/pkg/tracing"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/config"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, nil)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cache-invalidator:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("cache-invalidator", run) }
 
 // run is main without the process: tests call it with their own environment
 // and, through ready, learn the address it listens on.
@@ -45,18 +31,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
+	proc, err := svcmain.Start(ctx, "cache-invalidator", cfg.LogLevel, cfg.LogFormat, stdout, getenv)
 	if err != nil {
 		return err
 	}
-	// Libraries that log through slog's default (readiness checks) write
-	// structured lines to the same stream.
-	slog.SetDefault(log)
-	stopTracing, err := tracing.Setup(ctx, "cache-invalidator", getenv)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
+	defer proc.Close(ctx)
+	log := proc.Log
 	// go-redis logs through a package-wide logger; only the process sets it.
 	redis.SetLogger(service.RedisLogger{Log: log})
 	svc, err := service.New(cfg, log)
@@ -65,13 +45,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer svc.Close()
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := proc.Listen(cfg.HTTPAddr, "cache-invalidator", ready)
 	if err != nil {
-		return fmt.Errorf("listen on HTTP_ADDR: %w", err)
-	}
-	log.Info("cache-invalidator listening", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr().String())
+		return err
 	}
 
 	// The consumer stops first: on shutdown it stops pulling, hands buffered

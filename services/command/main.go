@@ -10,32 +10,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
-	"github.com/ticketsys/ticketsys/pkg/logging"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/ticketdb"
-	"github.com/ticketsys/ticketsys/pkg/tracing"
 	"github.com/ticketsys/ticketsys/services/command/internal/config"
 	"github.com/ticketsys/ticketsys/services/command/internal/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, nil)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "command:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("command", run) }
 
 // run is main without the process: tests call it with their own environment
 // and, through ready, learn the address it listens on.
@@ -56,13 +42,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 	}
-	log, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
+	proc, err := svcmain.Start(ctx, "command", cfg.LogLevel, cfg.LogFormat, stdout, getenv)
 	if err != nil {
 		return err
 	}
-	// Libraries that log through slog's default (readiness checks) write
-	// structured lines to the same stream.
-	slog.SetDefault(log)
+	defer proc.Close(ctx)
+	log := proc.Log
 	if cmd == "migrate" || cfg.MigrateOnStart {
 		if err := ticketdb.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
 			return err
@@ -72,25 +57,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
-	stopTracing, err := tracing.Setup(ctx, "command", getenv)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
-
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := proc.Listen(cfg.HTTPAddr, "command service", ready)
 	if err != nil {
-		return fmt.Errorf("listen on HTTP_ADDR: %w", err)
-	}
-	log.Info("command service listening", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr().String())
+		return err
 	}
 
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))

@@ -7,29 +7,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
-	"github.com/ticketsys/ticketsys/pkg/logging"
-	"github.com/ticketsys/ticketsys/pkg/tracing"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
 	"github.com/ticketsys/ticketsys/services/query/internal/rediscache"
 	"github.com/ticketsys/ticketsys/services/query/internal/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, nil)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "query:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("query", run) }
 
 // run is main without the process: tests call it with their own environment
 // and, through ready, learn the address it listens on.
@@ -41,18 +27,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
+	proc, err := svcmain.Start(ctx, "query", cfg.LogLevel, cfg.LogFormat, stdout, getenv)
 	if err != nil {
 		return err
 	}
-	// Libraries that log through slog's default (readiness checks) write
-	// structured lines to the same stream.
-	slog.SetDefault(log)
-	stopTracing, err := tracing.Setup(ctx, "query", getenv)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
+	defer proc.Close(ctx)
+	log := proc.Log
 	rediscache.RouteLibraryLog(log)
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {
@@ -60,14 +40,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer svc.Close()
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on HTTP_ADDR: %w", err)
-	}
-	log.Info("query service listening", "addr", ln.Addr().String(),
+	ln, err := proc.Listen(cfg.HTTPAddr, "query service", ready,
 		"cache_ttl_seconds", cfg.CacheTTLSeconds, "redis_cluster", cfg.RedisCluster)
-	if ready != nil {
-		ready(ln.Addr().String())
+	if err != nil {
+		return err
 	}
 	err = httpx.ServeListener(ctx, httpx.NewServer("", svc.Handler), ln, cfg.ShutdownTimeout)
 	log.Info("query service stopped")
