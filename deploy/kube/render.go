@@ -10,6 +10,7 @@ package kube
 
 import (
 	"fmt"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -27,12 +28,20 @@ type Object struct {
 
 func (o Object) String() string { return o.Kind + "/" + o.Name }
 
+// renderMu serialises kustomize runs; see Render.
+var renderMu sync.Mutex
+
 // Render runs kustomize on dir with kubectl's defaults (loading only files
 // under dir) and decodes every object strictly. It returns the objects and
 // the whole rendering as one YAML stream.
 func Render(dir string) ([]Object, []byte, error) {
+	// kyaml loads its built-in OpenAPI schema into package globals on first
+	// use without a lock (a data race under go test -race when trees render
+	// in parallel), so renders take turns.
+	renderMu.Lock()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	renderMu.Unlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("kustomize %s: %w", dir, err)
 	}
