@@ -31,7 +31,9 @@ const (
 	reasonExhausted   = "exhausted"   // failed on its last delivery
 )
 
-var tracer = otel.Tracer("github.com/ticketsys/ticketsys/services/cache-invalidator")
+// tracerName names the worker's spans. The tracer is looked up per event,
+// not once at start, so it always belongs to the current global provider.
+const tracerName = "github.com/ticketsys/ticketsys/services/cache-invalidator"
 
 // errInvalid marks an event that decodes but cannot be applied by anyone.
 var errInvalid = errors.New("invalid event")
@@ -58,7 +60,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 
 	// The write's trace continues here: its traceparent rode the outbox row
 	// and the message header.
-	ctx, span := tracer.Start(tracing.Extract(ctx, msg.Headers()), "cache-invalidator apply",
+	ctx, span := otel.Tracer(tracerName).Start(tracing.Extract(ctx, msg.Headers()), "cache-invalidator apply",
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("ticket.id", ev.GetTicketId()),
 			attribute.Int64("ticket.version", ev.GetVersion()), attribute.String("ticket.change", change)))
