@@ -136,7 +136,8 @@ func (in ticketInput) toPatch(create bool) (app.Patch, []problem.FieldError) {
 		v := strings.TrimSpace(o.Value)
 		n := utf8.RuneCountInString(v)
 		switch {
-		case required && n == 0:
+		case !nullable && n == 0:
+			// A field that cannot be cleared cannot be blank either.
 			fail(field, "must not be empty")
 		case n > maxLen:
 			fail(field, fmt.Sprintf("must be at most %d characters", maxLen))
@@ -144,9 +145,6 @@ func (in ticketInput) toPatch(create bool) (app.Patch, []problem.FieldError) {
 		return &v
 	}
 	p.Title = text("title", in.Title, ticket.MaxTitleLen, create, false)
-	if in.Title.Set && !in.Title.Null && p.Title != nil && *p.Title == "" && !create {
-		fail("title", "must not be empty")
-	}
 	p.Description = text("description", in.Description, ticket.MaxDescriptionLen, false, true)
 	p.Assignee = text("assignee", in.Assignee, ticket.MaxPersonLen, false, true)
 	p.Reporter = text("reporter", in.Reporter, ticket.MaxPersonLen, false, true)
