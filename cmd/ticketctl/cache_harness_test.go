@@ -12,18 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
-	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 )
-
-var migrator = testinfra.Migrator{
-	Name:        "tickets",
-	Fingerprint: ticketdb.Fingerprint(),
-	Migrate: func(ctx context.Context, url string) error {
-		return ticketdb.Migrate(ctx, url, nil)
-	},
-}
 
 // cacheFixture is a test's own database and Redis key prefix, filled the way the services
 // fill them: rows by SQL, cache entries through pkg/ticketcache.
@@ -40,7 +32,7 @@ type cacheFixture struct {
 
 func newCacheFixture(t *testing.T) *cacheFixture {
 	t.Helper()
-	f := &cacheFixture{t: t, dbURL: testinfra.NewDatabase(t, migrator), redisURL: testinfra.RedisURL(t),
+	f := &cacheFixture{t: t, dbURL: ticketsdb.New(t), redisURL: testinfra.RedisURL(t),
 		prefix: testinfra.UniqueName(t, "ctl") + ":", clock: time.Date(2026, 11, 26, 10, 0, 0, 123456000, time.UTC)}
 	var err error
 	f.db, err = pgx.Connect(context.Background(), f.dbURL)

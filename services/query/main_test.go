@@ -14,7 +14,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
-	"github.com/ticketsys/ticketsys/pkg/ticketdb"
+	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 )
 
 const secret = "main-test-secret-that-is-32-bytes-or-more"
@@ -55,10 +55,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // run serves reads (MISS, then HIT) and stops cleanly when its context ends.
 func TestRunServesAndStops(t *testing.T) {
 	t.Parallel()
-	dbURL := testinfra.NewDatabase(t, testinfra.Migrator{
-		Name: "tickets", Fingerprint: ticketdb.Fingerprint(),
-		Migrate: func(ctx context.Context, url string) error { return ticketdb.Migrate(ctx, url, nil) },
-	})
+	dbURL := ticketsdb.New(t)
 	redisURL := testinfra.RedisURL(t)
 	prefix := testinfra.UniqueName(t, "m") + ":"
 	t.Cleanup(func() { dropPrefix(t, redisURL, prefix) })

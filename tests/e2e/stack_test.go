@@ -16,20 +16,12 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
-	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 )
 
 const jwtSecret = "e2e-secret-that-is-at-least-32-bytes-long"
-
-var migrator = testinfra.Migrator{
-	Name:        "tickets",
-	Fingerprint: ticketdb.Fingerprint(),
-	Migrate: func(ctx context.Context, url string) error {
-		return ticketdb.Migrate(ctx, url, nil)
-	},
-}
 
 // stack is the three services of one test: its own database, stream,
 // consumer, DLQ and Redis key prefix, so tests run in parallel.
@@ -54,7 +46,7 @@ func newStack(t testing.TB) *stack {
 // newStackWith starts the stack with extra environment for every process.
 func newStackWith(t testing.TB, extra map[string]string) *stack {
 	t.Helper()
-	dbURL := testinfra.NewDatabase(t, migrator)
+	dbURL := ticketsdb.New(t)
 	natsURL, redisURL := testinfra.NATSURL(t), testinfra.RedisURL(t)
 	name := testinfra.UniqueName(t, "E2E")
 	prefix := name + ":"

@@ -19,8 +19,8 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
-	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 	"github.com/ticketsys/ticketsys/services/command/internal/config"
@@ -28,14 +28,6 @@ import (
 )
 
 const testSecret = "test-secret-that-is-at-least-32-bytes-long"
-
-var migrator = testinfra.Migrator{
-	Name:        "tickets",
-	Fingerprint: ticketdb.Fingerprint(),
-	Migrate: func(ctx context.Context, url string) error {
-		return ticketdb.Migrate(ctx, url, nil)
-	},
-}
 
 // stack is one command service (or several on one database) with its own
 // database and its own stream, so tests run in parallel.
@@ -57,7 +49,7 @@ func newStack(t testing.TB, natsURL string) *stack {
 	name := testinfra.UniqueName(t, "T")
 	s := &stack{
 		t:       t,
-		dbURL:   testinfra.NewDatabase(t, migrator),
+		dbURL:   ticketsdb.New(t),
 		natsURL: natsURL,
 		stream: ticketevent.StreamOptions{
 			Name: name, SubjectPrefix: "test." + name + ".changed", Replicas: 1, MaxAge: time.Hour,

@@ -8,8 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ticketsys/ticketsys/pkg/testinfra"
-	"github.com/ticketsys/ticketsys/pkg/ticketdb"
+	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/services/query/internal/app"
 	"github.com/ticketsys/ticketsys/services/query/internal/cursor"
 )
@@ -20,10 +19,7 @@ import (
 // Filter, so the cost of a page does not grow with how deep it is.
 func TestEveryListShapeWalksAnIndex(t *testing.T) {
 	t.Parallel()
-	url := testinfra.NewDatabase(t, testinfra.Migrator{
-		Name: "tickets", Fingerprint: ticketdb.Fingerprint(),
-		Migrate: func(ctx context.Context, url string) error { return ticketdb.Migrate(ctx, url, nil) },
-	})
+	url := ticketsdb.New(t)
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {

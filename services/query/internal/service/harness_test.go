@@ -18,21 +18,13 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/problem"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
-	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
 	"github.com/ticketsys/ticketsys/services/query/internal/service"
 )
 
 const testSecret = "test-secret-that-is-at-least-32-bytes-long"
-
-var migrator = testinfra.Migrator{
-	Name:        "tickets",
-	Fingerprint: ticketdb.Fingerprint(),
-	Migrate: func(ctx context.Context, url string) error {
-		return ticketdb.Migrate(ctx, url, nil)
-	},
-}
 
 // harness is one test's world: its own database, its own Redis key prefix
 // on the shared Redis (or a Redis the test owns), and a query service on
@@ -58,7 +50,7 @@ func newHarness(t testing.TB, redisURL string) *harness {
 	if redisURL == "" {
 		redisURL = testinfra.RedisURL(t)
 	}
-	h := &harness{t: t, dbURL: testinfra.NewDatabase(t, migrator), logOut: io.Discard}
+	h := &harness{t: t, dbURL: ticketsdb.New(t), logOut: io.Discard}
 	prefix := testinfra.UniqueName(t, "q") + ":"
 	h.env = map[string]string{
 		"READ_DATABASE_URL": h.dbURL,
