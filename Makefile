@@ -2,8 +2,10 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
-# Every module of the workspace, in dependency order.
-MODULES := proto-events pkg pkg/testinfra services/command services/query services/cache-invalidator cmd/ticketctl tests deploy
+# Every module of the workspace. The root holds the system; deploy and
+# pkg/testinfra/containers are modules of their own only to keep kustomize,
+# compose-go and testcontainers out of its module graph.
+MODULES := . deploy pkg/testinfra/containers
 # Test packages run in parallel processes; each test makes its own database
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
@@ -28,10 +30,12 @@ bench: ## benchmarks of every module; compare each with the baseline printed bes
 	  (cd $$m && $(GO) test $(BENCH_FLAGS) ./...) || exit 1; \
 	done
 
-build: ## build every binary into bin/
+# The binaries, each from its package under services/ or cmd/.
+BINARIES := services/command services/query services/cache-invalidator cmd/ticketctl cmd/httpprobe
+
+build: ## build every binary (the three services, ticketctl, httpprobe) into bin/
 	@mkdir -p bin
-	$(GO) build -o bin/command ./services/command
-	$(GO) build -o bin/ticketctl ./cmd/ticketctl
+	$(GO) build -o bin/ $(addprefix ./,$(BINARIES))
 
 migrate: ## apply the migrations to DATABASE_URL
 	$(GO) run ./services/command migrate

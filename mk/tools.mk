@@ -3,9 +3,9 @@
 #
 # buf and golangci-lint are pinned by `tool` lines in tools/go.mod (a module
 # outside go.work, so its dependencies never reach the services). protoc-gen-go
-# is pinned in proto-events/go.mod instead: it must be the very protobuf
-# version the generated code runs with and that gen_test.go checks against;
-# buf's own go.mod would drag it to another version.
+# is pinned in the root go.mod instead: it must be the very protobuf version
+# the generated code runs with and that gen_test.go checks against; buf's own
+# go.mod would drag it to another version.
 # The binaries are built once into .cache/bin (gitignored) and rebuilt when
 # their go.mod changes; buf finds protoc-gen-go there through PATH.
 
@@ -38,9 +38,9 @@ $(BUF): $(TOOLS_ROOT)/tools/go.mod $(TOOLS_ROOT)/tools/go.sum
 $(GOLANGCI_LINT): $(TOOLS_ROOT)/tools/go.mod $(TOOLS_ROOT)/tools/go.sum
 	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
-# Built in workspace mode, as `go test` runs gen_test.go.
-$(PROTOC_GEN_GO): $(PROTO_DIR)/go.mod $(PROTO_DIR)/go.sum $(wildcard $(TOOLS_ROOT)/go.work)
-	$(GO) -C $(PROTO_DIR) build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
+# Built from the root module, as `go test` runs gen_test.go.
+$(PROTOC_GEN_GO): $(TOOLS_ROOT)/go.mod $(TOOLS_ROOT)/go.sum
+	$(GO) -C $(TOOLS_ROOT) build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
 
 # Regenerates proto-events/gen from proto-events/proto. protoc-gen-go's output
 # is gofmt-clean already and is committed byte for byte as generated (the

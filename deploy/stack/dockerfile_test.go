@@ -23,32 +23,36 @@ func readDockerfile(t *testing.T, file string) *Dockerfile {
 	return df
 }
 
-// Every built service: context at the root, its own Dockerfile, a static,
-// trimmed build of the right package, a small non-root final image that
-// holds the entrypoint and the healthcheck binary.
-func TestComposeBuildsEachServiceFromItsDockerfile(t *testing.T) {
+// Every built service: context at the root, the one Dockerfile there with
+// SERVICE naming the service, a static, trimmed build of that package, a
+// small non-root final image that holds the entrypoint and the healthcheck
+// binary.
+func TestComposeBuildsEachServiceFromTheDockerfile(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	p := loadProject(t, nil)
+	df := readDockerfile(t, filepath.Join(root, "Dockerfile"))
 	for name, pkg := range builtFrom {
 		s := service(t, p, name)
 		if s.Build == nil {
 			t.Fatalf("%s: no build section", name)
 		}
 		if s.Build.Context != root {
-			t.Errorf("%s: build context %s, want the repository root (the build needs pkg/ and go.work)", name, s.Build.Context)
+			t.Errorf("%s: build context %s, want the repository root", name, s.Build.Context)
 		}
-		wantFile := path.Join(pkg[2:], "Dockerfile")
-		if s.Build.Dockerfile != wantFile {
-			t.Errorf("%s: dockerfile %s, want %s", name, s.Build.Dockerfile, wantFile)
+		if s.Build.Dockerfile != "Dockerfile" {
+			t.Errorf("%s: dockerfile %s, want the one at the root", name, s.Build.Dockerfile)
+		}
+		arg := s.Build.Args["SERVICE"]
+		if arg == nil || "./services/"+*arg != pkg {
+			t.Errorf("%s: build arg SERVICE %v, want %s", name, arg, path.Base(pkg))
 		}
 		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(pkg))); err != nil {
 			t.Errorf("%s: package %s: %v", name, pkg, err)
 		}
-		df := readDockerfile(t, filepath.Join(root, filepath.FromSlash(s.Build.Dockerfile)))
-		checkGoBuild(t, name, df, pkg)
 		checkFinalImage(t, name, df, s.HealthCheck != nil)
 	}
+	checkGoBuild(t, df, "./services/${SERVICE}")
 	if got := service(t, p, "migrate").Command; !slices.Equal(got, []string{"migrate"}) {
 		t.Errorf("migrate: command %v, want [migrate]", got)
 	}
@@ -57,11 +61,11 @@ func TestComposeBuildsEachServiceFromItsDockerfile(t *testing.T) {
 	}
 }
 
-func checkGoBuild(t *testing.T, name string, df *Dockerfile, pkg string) {
+func checkGoBuild(t *testing.T, df *Dockerfile, pkg string) {
 	t.Helper()
 	build, ok := df.Stage("build")
 	if !ok || !strings.HasPrefix(build.From, "golang:") {
-		t.Fatalf("%s: no `build` stage FROM golang", name)
+		t.Fatalf("Dockerfile: no `build` stage FROM golang")
 	}
 	var found bool
 	for _, b := range GoBuilds(build) {
@@ -70,14 +74,14 @@ func checkGoBuild(t *testing.T, name string, df *Dockerfile, pkg string) {
 		}
 		found = true
 		if !slices.Contains(b.Env, "CGO_ENABLED=0") {
-			t.Errorf("%s: go build without CGO_ENABLED=0: the final image has no libc", name)
+			t.Errorf("Dockerfile: go build without CGO_ENABLED=0: the final image has no libc")
 		}
 		if !slices.Contains(b.Flags, "-trimpath") {
-			t.Errorf("%s: go build without -trimpath", name)
+			t.Errorf("Dockerfile: go build without -trimpath")
 		}
 	}
 	if !found {
-		t.Errorf("%s: no `go build` of %s in the build stage", name, pkg)
+		t.Errorf("Dockerfile: no `go build` of %s in the build stage", pkg)
 	}
 }
 
@@ -106,40 +110,27 @@ func checkFinalImage(t *testing.T, name string, df *Dockerfile, healthcheck bool
 	}
 }
 
-// The download layer needs every module of the workspace (go.work names
-// them all, and a missing go.mod fails the build), before the sources.
-func TestDockerfilesCopyEveryModuleFirst(t *testing.T) {
+// The download layer needs the module files, and comes before the sources.
+func TestDockerfileDownloadsBeforeCopyingSources(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
-	mods, err := WorkModules(root)
-	if err != nil {
-		t.Fatal(err)
+	df := readDockerfile(t, filepath.Join(repoRoot(t), "Dockerfile"))
+	build, _ := df.Stage("build")
+	srcs := CopiedSources(build)
+	for _, w := range []string{"go.mod", "go.sum"} {
+		if !slices.Contains(srcs, w) {
+			t.Errorf("Dockerfile: does not copy %s before downloading", w)
+		}
 	}
-	for _, svc := range []string{"command", "query", "cache-invalidator"} {
-		df := readDockerfile(t, filepath.Join(root, "services", svc, "Dockerfile"))
-		build, _ := df.Stage("build")
-		srcs := CopiedSources(build)
-		want := []string{"go.work", "go.work.sum"}
-		for _, m := range mods {
-			want = append(want, m+"/go.*")
+	var download, copyAll int
+	for i, in := range build.Instructions {
+		switch {
+		case in.Cmd == "RUN" && strings.Contains(in.Args, "go mod download"):
+			download = i
+		case in.Cmd == "COPY" && strings.HasPrefix(in.Args, ". ") && copyAll == 0:
+			copyAll = i
 		}
-		for _, w := range want {
-			if !slices.Contains(srcs, w) {
-				t.Errorf("services/%s/Dockerfile: does not copy %s before downloading", svc, w)
-			}
-		}
-		// The first COPY of everything comes after the download.
-		var download, copyAll int
-		for i, in := range build.Instructions {
-			switch {
-			case in.Cmd == "RUN" && strings.Contains(in.Args, "go mod download"):
-				download = i
-			case in.Cmd == "COPY" && strings.HasPrefix(in.Args, ". ") && copyAll == 0:
-				copyAll = i
-			}
-		}
-		if download == 0 || copyAll < download {
-			t.Errorf("services/%s/Dockerfile: sources must be copied after `go mod download`", svc)
-		}
+	}
+	if download == 0 || copyAll < download {
+		t.Errorf("Dockerfile: sources must be copied after `go mod download`")
 	}
 }

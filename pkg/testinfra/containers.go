@@ -1,40 +1,32 @@
 package testinfra
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"time"
-
-	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
-	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
-	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
-	"github.com/testcontainers/testcontainers-go/wait"
+	"runtime"
+	"strings"
+	"sync"
 )
 
-// The container path is the last resort (no TEST_* variable, nothing on the local default port). Its
-// containers are started at most once per test process (the finders cache their answer) and are shared by
-// all its tests; testcontainers' reaper (Ryuk) removes them when the process exits, so nothing here stops
-// them.
+// The container path is the last resort (no TEST_* variable, nothing on the local default port). The
+// containers are started by the program in ./containers, a module of its own, so that testcontainers-go
+// and the Docker client stay out of the project's module graph. Each is started at most once per test
+// process (the finders cache their answer) and shared by all its tests; the program removes its container
+// when the test process ends and its standard input closes, and testcontainers' reaper (Ryuk) does if it
+// is killed.
 
-// dockerAvailable says whether a Docker engine answers. It first looks for any sign of one without touching
-// the network, so that on machines without Docker (like the dev machines) this path costs nothing.
-func dockerAvailable(ctx context.Context) error {
+// dockerAvailable says whether a Docker engine may be there, without touching the network, so that on
+// machines without Docker (like the dev machines) this path costs nothing. The container program pings the
+// engine itself and says so when it does not answer.
+func dockerAvailable(context.Context) error {
 	if !dockerConfigured() {
 		return errors.New("no engine found: DOCKER_HOST is unset and /var/run/docker.sock does not exist")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err != nil {
-		return fmt.Errorf("engine does not answer: %w", err)
-	}
-	defer cli.Close()
-	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("engine does not answer: %w", err)
 	}
 	return nil
 }
@@ -64,44 +56,47 @@ func dockerConfigured() bool {
 	return false
 }
 
+// helpers keeps the container programs' standard input open for the life of the test process.
+var (
+	helpersMu sync.Mutex
+	helpers   []io.WriteCloser
+)
+
 func startPostgresContainer(ctx context.Context) (string, error) {
-	ctr, err := tcpostgres.Run(ctx, "postgres:16-alpine", tcpostgres.BasicWaitStrategies())
-	if err != nil {
-		_ = testcontainers.TerminateContainer(ctr)
-		return "", err
-	}
-	// User, password and database are all "postgres" by the module's defaults: an admin URL, as from a
-	// local server.
-	return ctr.ConnectionString(ctx, "sslmode=disable")
+	return startContainer(ctx, "postgres")
 }
+func startRedisContainer(ctx context.Context) (string, error) { return startContainer(ctx, "redis") }
+func startNATSContainer(ctx context.Context) (string, error)  { return startContainer(ctx, "nats") }
 
-func startRedisContainer(ctx context.Context) (string, error) {
-	ctr, err := tcredis.Run(ctx, "redis:7-alpine")
+// startContainer runs `go run . <kind>` in ./containers and returns the URL it prints.
+func startContainer(ctx context.Context, kind string) (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate pkg/testinfra/containers")
+	}
+	cmd := exec.CommandContext(ctx, "go", "run", ".", kind)
+	cmd.Dir = filepath.Join(filepath.Dir(file), "containers")
+	cmd.Stderr = os.Stderr
+	cmd.Cancel = func() error { return nil } // ctx bounds the start only; the program lives on
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		_ = testcontainers.TerminateContainer(ctr)
 		return "", err
 	}
-	u, err := ctr.ConnectionString(ctx)
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
 	}
-	return u + "/0", nil
-}
-
-// startNATSContainer uses a generic container: testcontainers-go's nats module is not published at v0.45.0
-// (its last release is v0.40.0), and all it would add is these few lines.
-func startNATSContainer(ctx context.Context) (string, error) {
-	ctr, err := testcontainers.Run(ctx, "nats:2.10-alpine",
-		testcontainers.WithCmd("-js"),
-		testcontainers.WithExposedPorts("4222/tcp"),
-		testcontainers.WithWaitStrategy(
-			wait.ForLog("Server is ready"),
-			wait.ForListeningPort("4222/tcp"),
-		),
-	)
-	if err != nil {
-		_ = testcontainers.TerminateContainer(ctr)
-		return "", err
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("go run %s: %w", cmd.Dir, err)
 	}
-	return ctr.PortEndpoint(ctx, "4222/tcp", "nats")
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+		return "", fmt.Errorf("the %s container did not start (its error is above)", kind)
+	}
+	helpersMu.Lock()
+	helpers = append(helpers, stdin)
+	helpersMu.Unlock()
+	return strings.TrimSpace(line), nil
 }

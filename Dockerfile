@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# One image recipe for every service; SERVICE names which one:
+#   docker build --build-arg SERVICE=query -t ticketsys/query .
+# The service binary is the entrypoint (/usr/local/bin/service); ticketctl
+# rides along for `docker compose exec command ticketctl ...`, and httpprobe
+# is the healthcheck, since the final image has no shell, curl or wget.
+# deploy/stack checks this file against docker-compose.yml.
+ARG GO_VERSION=1.26.8
+
+FROM golang:${GO_VERSION}-bookworm AS build
+WORKDIR /src
+# The module files first, so the download layer is reused until a dependency
+# changes, and shared by every service's image.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG SERVICE
+# Static (no cgo), without local paths.
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    test -d "services/${SERVICE}" && \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./services/${SERVICE} ./cmd/ticketctl ./cmd/httpprobe && \
+    mv "/out/${SERVICE}" /out/service
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/service /out/ticketctl /out/httpprobe /usr/local/bin/
+# distroless's nonroot user, by number so runAsNonRoot can verify it.
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/service"]
