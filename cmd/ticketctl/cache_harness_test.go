@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
@@ -36,19 +35,17 @@ func newCacheFixture(t *testing.T) *cacheFixture {
 		prefix: testinfra.UniqueName(t, "ctl") + ":", clock: time.Date(2026, 11, 26, 10, 0, 0, 123456000, time.UTC)}
 	var err error
 	f.db, err = pgx.Connect(context.Background(), f.dbURL)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = f.db.Close(context.Background()) })
 	opts, err := redis.ParseURL(f.redisURL)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.rdb = redis.NewClient(opts)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := f.rdb.Scan(ctx, 0, f.prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			f.rdb.Del(ctx, it.Val())
-		}
-		_ = f.rdb.Close()
-	})
+	t.Cleanup(func() { _ = f.rdb.Close() })
+	testinfra.CleanRedisPrefix(t, f.rdb, f.prefix)
 	f.cache = ticketcache.New(f.rdb, ticketcache.Keys{Prefix: f.prefix}, 10*time.Minute)
 	return f
 }
@@ -73,7 +70,9 @@ func (f *cacheFixture) insert(title, status, priority, assignee string) ticket.T
 		assignee, reporter, tags, version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
 		tk.ID, tk.Title, tk.Description, tk.Status, tk.Priority, tk.Assignee, tk.Reporter, tk.Tags,
 		tk.Version, tk.CreatedAt, tk.UpdatedAt)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatalf("insert ticket %s: %v", tk.ID, err)
+	}
 	return tk
 }
 
@@ -84,7 +83,9 @@ func (f *cacheFixture) retitle(tk ticket.Ticket, title string) ticket.Ticket {
 	tk.Title, tk.Version, tk.UpdatedAt = title, tk.Version+1, f.clock
 	_, err := f.db.Exec(context.Background(), `UPDATE tickets SET title = $2, version = $3, updated_at = $4 WHERE id = $1`,
 		tk.ID, tk.Title, tk.Version, tk.UpdatedAt)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatalf("update ticket %s: %v", tk.ID, err)
+	}
 	return tk
 }
 
@@ -92,38 +93,49 @@ func (f *cacheFixture) retitle(tk ticket.Ticket, title string) ticket.Ticket {
 func (f *cacheFixture) remove(tk ticket.Ticket) int64 {
 	f.t.Helper()
 	_, err := f.db.Exec(context.Background(), `UPDATE tickets SET deleted_at = now(), version = version + 1 WHERE id = $1`, tk.ID)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatalf("delete ticket %s: %v", tk.ID, err)
+	}
 	return tk.Version + 1
 }
 
 func (f *cacheFixture) cacheTicket(tk ticket.Ticket) {
 	f.t.Helper()
 	stored, err := f.cache.SetTicket(context.Background(), tk)
-	require.NoError(f.t, err)
-	require.True(f.t, stored)
+	if err != nil || !stored {
+		f.t.Fatalf("SetTicket(%s v%d) = %v, %v, want true, nil", tk.ID, tk.Version, stored, err)
+	}
 }
 
 // cachePage stores a list page at the filters' current generation and returns its key.
 func (f *cacheFixture) cachePage(q ticketcache.ListQuery, next *string, items ...ticket.Ticket) string {
 	f.t.Helper()
 	gen, err := f.cache.Generation(context.Background(), q)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatalf("Generation(%+v): %v", q, err)
+	}
 	key := f.cache.Keys().List(q, gen)
 	if items == nil {
 		items = []ticket.Ticket{}
 	}
 	var b bytes.Buffer
-	require.NoError(f.t, json.NewEncoder(&b).Encode(struct {
+	if err := json.NewEncoder(&b).Encode(struct {
 		Items      []ticket.Ticket `json:"items"`
 		NextCursor *string         `json:"next_cursor"`
-	}{items, next}))
-	require.NoError(f.t, f.cache.SetList(context.Background(), key, b.Bytes()))
+	}{items, next}); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.cache.SetList(context.Background(), key, b.Bytes()); err != nil {
+		f.t.Fatalf("SetList(%s): %v", key, err)
+	}
 	return key
 }
 
 func (f *cacheFixture) bumpGen(status, assignee string) {
 	f.t.Helper()
-	require.NoError(f.t, f.rdb.Incr(context.Background(), f.cache.Keys().Gen(status, assignee)).Err())
+	if err := f.rdb.Incr(context.Background(), f.cache.Keys().Gen(status, assignee)).Err(); err != nil {
+		f.t.Fatalf("INCR %s: %v", f.cache.Keys().Gen(status, assignee), err)
+	}
 }
 
 func ptr(s string) *string { return &s }

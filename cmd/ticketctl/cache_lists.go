@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 )
 
 // Why a list page is skipped.
@@ -22,65 +20,19 @@ const (
 	skipUnrecognised = "unrecognised list key"
 )
 
-// listKey is a parsed tickets:all:{status}:{sort_by}:{assignee}:{order}:{limit}:{cursor}:g{gen}.
+// listKey is a parsed list key: the page's query and generation.
 type listKey struct {
 	q   ticketcache.ListQuery
 	gen int64
 }
 
-// sortColumns maps sort_by to the column the keyset query orders by (then by id).
-var sortColumns = map[string]string{
-	"created_at": "created_at",
-	"updated_at": "updated_at",
-	"priority":   "priority_rank",
-	"title":      "title",
-}
-
-// parseListKey reverses ticketcache.Keys.List; false for anything List would not produce.
+// parseListKey reads a key with the scheme's own parser, and keeps only pages the query
+// service could have cached: anything else is not read by it.
 func (au *auditor) parseListKey(key string) (listKey, bool) {
-	rest, ok := strings.CutPrefix(key, au.keys.ListPrefix())
-	if !ok {
-		return listKey{}, false
-	}
-	p := strings.SplitN(rest, ":", 6)
-	if len(p) != 6 {
-		return listKey{}, false
-	}
-	cursor, genPart, ok := cutLast(p[5], ":")
-	if !ok || !strings.HasPrefix(genPart, "g") {
-		return listKey{}, false
-	}
-	gen, err1 := strconv.ParseInt(genPart[1:], 10, 64)
-	limit, err2 := strconv.Atoi(p[4])
-	status, err3 := unpart(p[0])
-	assignee, err4 := unpart(p[2])
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		return listKey{}, false
-	}
-	lk := listKey{q: ticketcache.ListQuery{Status: status, SortBy: p[1], Assignee: assignee, Order: p[3], Limit: limit}, gen: gen}
-	if cursor != "first" {
-		lk.q.Cursor = cursor
-	}
-	_, sortOK := sortColumns[lk.q.SortBy]
-	valid := sortOK && (lk.q.Order == "asc" || lk.q.Order == "desc") && limit >= 1 && limit <= 200 &&
-		(status == "" || ticket.ValidStatus(status)) && gen >= 0
-	// Only keys the scheme itself would build: anything else is not read by the query service.
-	return lk, valid && au.keys.List(lk.q, gen) == key
-}
-
-func cutLast(s, sep string) (before, after string, ok bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
-}
-
-func unpart(v string) (string, error) {
-	if v == ticketcache.None {
-		return "", nil
-	}
-	return url.QueryUnescape(v)
+	q, gen, ok := au.keys.ParseList(key)
+	valid := ok && ticket.ValidSort(q.SortBy) && (q.Order == "asc" || q.Order == "desc") &&
+		q.Limit >= 1 && q.Limit <= 200 && (q.Status == "" || ticket.ValidStatus(q.Status)) && gen >= 0
+	return listKey{q: q, gen: gen}, valid
 }
 
 // cachedPage is a list page as the query service caches it (the GET /tickets body).
@@ -171,30 +123,16 @@ func (au *auditor) judgePage(ctx context.Context, tx pgx.Tx, key string, lk list
 	return f, nil
 }
 
-// firstPage runs the list's keyset query without a cursor: the live tickets with the filters,
-// ordered by the sort column then id, one row more than the limit to learn whether more follow.
+// firstPage runs the list's page query (ticketdb's, as the query service runs it) without a
+// cursor, for one row more than the limit to learn whether more follow.
 func firstPage(ctx context.Context, tx pgx.Tx, q ticketcache.ListQuery) ([]row, error) {
-	dir := "DESC"
-	if q.Order == "asc" {
-		dir = "ASC"
-	}
-	sql := `SELECT ` + rowColumns + ` FROM tickets WHERE deleted_at IS NULL`
-	var args []any
-	if q.Status != "" {
-		args = append(args, q.Status)
-		sql += fmt.Sprintf(" AND status = $%d", len(args))
-	}
-	if q.Assignee != "" {
-		args = append(args, q.Assignee)
-		sql += fmt.Sprintf(" AND assignee = $%d", len(args))
-	}
-	// Column and direction come from fixed tables above, never from the key's text.
-	sql += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d", sortColumns[q.SortBy], dir, dir, q.Limit+1)
+	sql, args := ticketdb.PageSQL(ticketdb.Page{Status: q.Status, Assignee: q.Assignee, SortBy: q.SortBy,
+		Desc: q.Order == "desc", Limit: q.Limit + 1})
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list query: %w", err)
 	}
-	out, err := collectRows(rows)
+	out, err := collectRows(rows, false)
 	if err != nil {
 		return nil, fmt.Errorf("list query: %w", err)
 	}

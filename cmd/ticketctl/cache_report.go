@@ -41,12 +41,7 @@ func newReport(found []finding) cacheReport {
 
 func (r cacheReport) print(a *app, asJSON bool) error {
 	if asJSON {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(a.stdout, "%s\n", b)
-		return err
+		return a.printJSON(r)
 	}
 	for _, f := range r.StaleEntries {
 		if _, err := fmt.Fprintf(a.stdout, "stale  %-6s  %s  %s\n", f.Kind, f.Key, f.Reason); err != nil {
@@ -76,6 +71,16 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// printJSON prints v as one line of JSON on stdout, for --json.
+func (a *app) printJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+	return err
 }
 
 // infof prints a progress note on stderr, where it does not mix with the report.

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 )
 
 // scanKeys returns every key matching pattern, by SCAN (never KEYS: the audit must not block
@@ -93,31 +94,21 @@ type row struct {
 	deleted bool
 }
 
-const rowColumns = `id::text, title, description, status, priority, assignee, reporter, tags,
-	version, created_at, updated_at, deleted_at IS NOT NULL`
-
-func scanRow(rows pgx.Rows) (row, error) {
-	var r row
-	t := &r.t
-	if err := rows.Scan(&t.ID, &t.Title, &t.Description, &t.Status, &t.Priority, &t.Assignee,
-		&t.Reporter, &t.Tags, &t.Version, &t.CreatedAt, &t.UpdatedAt, &r.deleted); err != nil {
-		return r, err
-	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	if t.Tags == nil {
-		t.Tags = []string{}
-	}
-	return r, nil
-}
-
-func collectRows(rows pgx.Rows) ([]row, error) {
+// collectRows reads rows of ticketdb.Columns, followed by "deleted_at IS NOT NULL" when
+// withDeleted (page queries return live rows only).
+func collectRows(rows pgx.Rows, withDeleted bool) ([]row, error) {
 	defer rows.Close()
 	var out []row
 	for rows.Next() {
-		r, err := scanRow(rows)
-		if err != nil {
+		var r row
+		var extra []any
+		if withDeleted {
+			extra = append(extra, &r.deleted)
+		}
+		if err := rows.Scan(ticketdb.ScanFields(&r.t, extra...)...); err != nil {
 			return nil, err
 		}
+		ticketdb.Normalize(&r.t)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -135,11 +126,12 @@ func readOnly(ctx context.Context, db *pgx.Conn, timeout time.Duration, fn func(
 
 // loadTickets reads the rows (live or deleted) of ids, keyed by id.
 func loadTickets(ctx context.Context, tx pgx.Tx, ids []string) (map[string]row, error) {
-	rows, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM tickets WHERE id = ANY($1::uuid[])`, ids)
+	rows, err := tx.Query(ctx, `SELECT `+ticketdb.Columns+`, deleted_at IS NOT NULL FROM tickets
+		WHERE id = ANY($1::uuid[])`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read tickets: %w", err)
 	}
-	list, err := collectRows(rows)
+	list, err := collectRows(rows, true)
 	if err != nil {
 		return nil, fmt.Errorf("read tickets: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 )
 
 // checkTickets audits ticket:{id} keys: each must hold the row's API JSON, or a tombstone
@@ -62,17 +63,9 @@ func (au *auditor) ticketID(key string) (string, bool) {
 	return id.String(), true
 }
 
-// cachedTombstone is ticketcache's deletion marker.
-type cachedTombstone struct {
-	ID      string `json:"id"`
-	Version int64  `json:"version"`
-	Deleted bool   `json:"deleted"`
-}
-
 func judgeTicket(key string, val []byte, r *row) finding {
 	f := finding{Key: key, Kind: kindTicket, Verdict: verdictStale}
-	var tomb cachedTombstone
-	if err := json.Unmarshal(val, &tomb); err == nil && tomb.Deleted {
+	if tomb, err := ticketcache.ParseEntry(val); err == nil && tomb.Deleted {
 		switch {
 		case r == nil:
 			f.Reason = fmt.Sprintf("tombstone v%d for an id with no row (another database?)", tomb.Version)

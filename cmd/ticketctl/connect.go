@@ -14,21 +14,31 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
-// envConfig is what ticketctl reads from the environment, with the contract's defaults.
+// envConfig is what ticketctl reads from the environment: the services'
+// own blocks, with the contract's defaults, and what token signs with.
 type envConfig struct {
-	NATSURL      string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
-	NATSCreds    string `env:"NATS_CREDS"`
-	RedisURL     string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	RedisCluster bool   `env:"REDIS_CLUSTER" envDefault:"false"`
-	DatabaseURL  string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable"`
+	NATS  natsconn.Config
+	Redis redisconn.Config
+	DB    pgpool.Config
+	Token tokenEnv
+}
+
+// tokenEnv is what `ticketctl token` signs with; the services check the
+// same issuer and audience.
+type tokenEnv struct {
+	Secret   string `env:"AUTH_JWT_SECRET"`
+	Issuer   string `env:"AUTH_ISSUER"`
+	Audience string `env:"AUTH_AUDIENCE"`
 }
 
 // env loads the environment; a malformed variable is the caller's to fix (exit 2).
 func (a *app) env() (envConfig, error) {
-	cfg, err := envconfig.Load[envConfig](a.getenv)
+	cfg, err := envconfig.Load(a.getenv, envConfig{})
 	if err != nil {
 		return cfg, usageError{err}
 	}
@@ -52,13 +62,13 @@ func (a *app) connectNATS(timeout time.Duration, extra ...nats.Option) (*natsCon
 	if err != nil {
 		return nil, err
 	}
-	shown := redact(cfg.NATSURL)
+	shown := redact(cfg.NATS.URL)
 	opts := []nats.Option{nats.Name("ticketctl"), nats.Timeout(timeout)}
-	if cfg.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	if cfg.NATS.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATS.Creds))
 	}
 	opts = append(opts, extra...)
-	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	nc, err := nats.Connect(cfg.NATS.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach NATS at %s: %w", shown, err)
 	}
@@ -91,8 +101,8 @@ func (a *app) connectRedis(ctx context.Context, timeout time.Duration) (redis.Un
 	if err != nil {
 		return nil, err
 	}
-	shown := redact(cfg.RedisURL)
-	rdb, err := redisconn.Open(cfg.RedisURL, cfg.RedisCluster, redisconn.Tuning{
+	shown := redact(cfg.Redis.URL)
+	rdb, err := redisconn.Open(cfg.Redis.URL, cfg.Redis.Cluster, redisconn.Tuning{
 		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: 1})
 	if err != nil {
 		return nil, usagef("%v", err)
@@ -112,7 +122,7 @@ func (a *app) connectPostgres(ctx context.Context, timeout time.Duration) (*pgx.
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgx.ParseConfig(cfg.DatabaseURL)
+	pcfg, err := pgx.ParseConfig(cfg.DB.URL)
 	if err != nil {
 		return nil, usagef("config: DATABASE_URL: not a valid PostgreSQL URL")
 	}
@@ -123,7 +133,7 @@ func (a *app) connectPostgres(ctx context.Context, timeout time.Duration) (*pgx.
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", redact(cfg.DatabaseURL), err)
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", redact(cfg.DB.URL), err)
 	}
 	return conn, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,7 +20,7 @@ func (a *app) dlqCmd() *cobra.Command {
 	cmd := groupCmd("dlq", "List and replay dead-lettered events",
 		`The cache-invalidator moves an event it could not apply after its last delivery to stream
 TICKETS_DLQ (subject tickets.dlq.<ticket_id>), with the original body and headers plus
-`+HeaderDLQReason+`, `+HeaderDLQOriginalSubject+`, `+HeaderDLQOriginalSeq+` and `+HeaderDLQDeliveries+`.
+`+ticketevent.HeaderDLQReason+`, `+ticketevent.HeaderDLQOriginalSubject+`, `+ticketevent.HeaderDLQOriginalSequence+` and `+ticketevent.HeaderDLQDeliveries+`.
 List them, fix the cause, then replay them onto TICKETS.`)
 	sf.register(cmd)
 	cmd.AddCommand(a.dlqListCmd(&sf), a.dlqReplayCmd(&sf))
@@ -42,13 +41,13 @@ type dlqMessage struct {
 
 func toDLQMessage(m *jetstream.RawStreamMsg, sf *streamFlags) dlqMessage {
 	ticket := m.Subject[strings.LastIndex(m.Subject, ".")+1:]
-	orig := headerGet(m.Header, HeaderDLQOriginalSubject)
+	orig := headerGet(m.Header, ticketevent.HeaderDLQOriginalSubject)
 	if orig == "" {
 		orig = sf.subject(ticket)
 	}
 	return dlqMessage{
 		Seq: m.Sequence, Time: m.Time, Subject: m.Subject, Ticket: ticket, OriginalSubject: orig,
-		Reason:  headerGet(m.Header, HeaderDLQReason),
+		Reason:  headerGet(m.Header, ticketevent.HeaderDLQReason),
 		EventID: headerGet(m.Header, ticketevent.HeaderID),
 		Headers: dlqHeaders(m.Header),
 	}
@@ -110,11 +109,7 @@ func (a *app) dlqList(ctx context.Context, sf *streamFlags, limit int, asJSON bo
 	}
 	if asJSON {
 		for _, m := range msgs {
-			b, err := json.Marshal(m)
-			if err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(a.stdout, "%s\n", b); err != nil {
+			if err := a.printJSON(m); err != nil {
 				return err
 			}
 		}
@@ -138,7 +133,7 @@ func otherHeaders(h map[string]string) string {
 	var parts []string
 	for k, v := range h {
 		switch strings.ToLower(k) {
-		case HeaderDLQReason, HeaderDLQOriginalSubject:
+		case ticketevent.HeaderDLQReason, ticketevent.HeaderDLQOriginalSubject:
 			continue
 		}
 		parts = append(parts, k+"="+v)

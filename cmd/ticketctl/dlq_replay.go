@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
 func (a *app) dlqReplayCmd(sf *streamFlags) *cobra.Command {
@@ -20,9 +22,9 @@ func (a *app) dlqReplayCmd(sf *streamFlags) *cobra.Command {
 		Use:   "replay (--seq N | --all)",
 		Short: "Publish dead-lettered events again to their original subject",
 		Long: `Publish a dead letter's body and headers again on stream TICKETS, to the subject in its
-` + HeaderDLQOriginalSubject + ` header (else <subject-prefix>.<ticket_id> from the DLQ subject).
+` + ticketevent.HeaderDLQOriginalSubject + ` header (else <subject-prefix>.<ticket_id> from the DLQ subject).
 The dead-letter headers are dropped; the copy gets a new Nats-Msg-Id, <ce-id>-replay-<dlq seq>,
-so the stream's duplicate window does not swallow it, and a ` + HeaderReplayOf + ` header.
+so the stream's duplicate window does not swallow it, and a ` + ticketevent.HeaderReplayOf + ` header.
 The dead letter is deleted from TICKETS_DLQ only after TICKETS acknowledged the copy.
 --all replays the messages present when it starts, oldest first, and stops at the first error.`,
 		Example: `  ticketctl dlq replay --seq 12 --dry-run
@@ -109,7 +111,7 @@ func (r *replayer) replay(ctx context.Context, m *jetstream.RawStreamMsg) error 
 	msgID := replayMsgID(dm.EventID, r.sf.dlqStream, m.Sequence)
 	out := &nats.Msg{Subject: dm.OriginalSubject, Header: replayHeaders(m.Header), Data: m.Data}
 	out.Header[jetstream.MsgIDHeader] = []string{msgID}
-	out.Header[HeaderReplayOf] = []string{fmt.Sprintf("%s:%d", r.sf.dlqStream, m.Sequence)}
+	out.Header[ticketevent.HeaderReplayOf] = []string{fmt.Sprintf("%s:%d", r.sf.dlqStream, m.Sequence)}
 	if r.dryRun {
 		r.done++
 		_, err := fmt.Fprintf(r.a.stdout, "would replay DLQ seq %d -> %s (msg id %s)\n", m.Sequence, out.Subject, msgID)
@@ -152,7 +154,7 @@ func replayMsgID(eventID, dlqStream string, seq uint64) string {
 func replayHeaders(h nats.Header) nats.Header {
 	out := nats.Header{}
 	for k, v := range h {
-		if isDLQHeader(k) || strings.HasPrefix(strings.ToLower(k), "nats-") {
+		if ticketevent.IsDLQHeader(k) || strings.HasPrefix(strings.ToLower(k), "nats-") {
 			continue
 		}
 		out[k] = append([]string(nil), v...)

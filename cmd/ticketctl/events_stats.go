@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -10,10 +9,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
-)
 
-// DefaultConsumer is the invalidator's durable consumer, as the contract names it.
-const DefaultConsumer = "cache-invalidator"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+)
 
 type streamStats struct {
 	Name      string    `json:"name"`
@@ -65,25 +63,20 @@ stream is an error (exit 1).`,
 			if err := sf.validate(); err != nil {
 				return err
 			}
-			if !streamNameRe.MatchString(consumer) {
-				return usagef("--consumer %q: letters, digits, - and _ only", consumer)
+			if err := ticketevent.CheckName("--consumer", consumer); err != nil {
+				return usageError{err}
 			}
 			r, err := a.stats(cmd.Context(), sf, consumer)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				b, err := json.Marshal(r)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintf(a.stdout, "%s\n", b)
-				return err
+				return a.printJSON(r)
 			}
 			return r.print(a)
 		}),
 	}
-	cmd.Flags().StringVar(&consumer, "consumer", DefaultConsumer, "the durable consumer to report on")
+	cmd.Flags().StringVar(&consumer, "consumer", ticketevent.DefaultConsumer, "the durable consumer to report on")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
@@ -27,17 +25,29 @@ func TestTailShowsEventsPublishedWhileItRuns(t *testing.T) {
 	s.publish(event(mine, ticketevent.Created, 1))
 	s.publish(event(mine, ticketevent.Updated, 2, "title", "status"))
 
-	require.Equal(t, exitOK, r.wait(t), r.stderr.String())
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit code %d, want %d; stderr=%s", code, exitOK, r.stderr.String())
+	}
 	lines := strings.Split(strings.TrimSuffix(r.stdout.String(), "\n"), "\n")
-	require.Len(t, lines, 2, r.stdout.String())
-	assert.Contains(t, lines[0], "2026-11-26T10:05:00.654Z  "+mine+"  CREATED  v1")
-	assert.Contains(t, lines[0], "fields=-")
-	assert.Contains(t, lines[1], mine+"  UPDATED  v2")
-	assert.Contains(t, lines[1], "fields=title,status")
-	assert.Contains(t, lines[1], "actor=alice")
-	assert.Contains(t, lines[1], "corr=req-"+mine[:8])
-	assert.NotContains(t, r.stdout.String(), other)
-	assert.NotContains(t, r.stdout.String(), old)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), r.stdout.String())
+	}
+	for i, wants := range [][]string{
+		{"2026-11-26T10:05:00.654Z  " + mine + "  CREATED  v1", "fields=-"},
+		{mine + "  UPDATED  v2", "fields=title,status", "actor=alice", "corr=req-" + mine[:8]},
+	} {
+		for _, want := range wants {
+			if !strings.Contains(lines[i], want) {
+				t.Errorf("line %d %q lacks %q", i, lines[i], want)
+			}
+		}
+	}
+	if strings.Contains(r.stdout.String(), other) {
+		t.Errorf("the other ticket %s was shown:\n%s", other, r.stdout.String())
+	}
+	if strings.Contains(r.stdout.String(), old) {
+		t.Errorf("the event published before tail started (%s) was shown:\n%s", old, r.stdout.String())
+	}
 }
 
 func TestTailFromSeqFiltersByChangeAndPrintsJSON(t *testing.T) {
@@ -51,8 +61,12 @@ func TestTailFromSeqFiltersByChangeAndPrintsJSON(t *testing.T) {
 	delSeq := s.publish(del)
 
 	code, out, errOut := runCLI(t, s.env(), s.args("events", "tail", "--seq", "1", "--change", "DELETED", "--count", "1", "--json")...)
-	require.Equal(t, exitOK, code, errOut)
-	assert.Contains(t, errOut, fmt.Sprintf("warning: seq %d", bad), "an undecodable message is reported with its sequence")
+	if code != exitOK {
+		t.Fatalf("exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
+	if want := fmt.Sprintf("warning: seq %d", bad); !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q lacks %q: an undecodable message is reported with its sequence", errOut, want)
+	}
 
 	var line struct {
 		Seq     uint64            `json:"seq"`
@@ -60,29 +74,59 @@ func TestTailFromSeqFiltersByChangeAndPrintsJSON(t *testing.T) {
 		Headers map[string]string `json:"headers"`
 		Event   map[string]any    `json:"event"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(out), &line), out)
-	assert.Equal(t, delSeq, line.Seq)
-	assert.Equal(t, s.prefix+"."+id, line.Subject)
-	assert.Equal(t, del.GetEventId(), line.Headers["ce-id"])
-	assert.Equal(t, "DELETED", line.Event["change"])
-	assert.Equal(t, id, line.Event["ticket_id"], "proto field names")
-	assert.Equal(t, "3", line.Event["version"])
-	assert.Equal(t, "req-"+id[:8], line.Event["correlation_id"])
+	if err := json.Unmarshal([]byte(out), &line); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	if line.Seq != delSeq {
+		t.Errorf("seq %d, want %d", line.Seq, delSeq)
+	}
+	if want := s.prefix + "." + id; line.Subject != want {
+		t.Errorf("subject %s, want %s", line.Subject, want)
+	}
+	if got, want := line.Headers["ce-id"], del.GetEventId(); got != want {
+		t.Errorf("ce-id header %q, want %q", got, want)
+	}
+	// The event is shown with its proto field names.
+	for field, want := range map[string]string{
+		"change":         "DELETED",
+		"ticket_id":      id,
+		"version":        "3",
+		"correlation_id": "req-" + id[:8],
+	} {
+		if got := line.Event[field]; got != want {
+			t.Errorf("event %s = %#v, want %q", field, got, want)
+		}
+	}
 
 	// From a later sequence the earlier events are not shown.
 	code, out, errOut = runCLI(t, s.env(), s.args("events", "tail", "--seq", fmt.Sprint(bad+1), "--count", "2")...)
-	require.Equal(t, exitOK, code, errOut)
-	assert.NotContains(t, out, "CREATED")
-	assert.Contains(t, out, "UPDATED  v2")
-	assert.Contains(t, out, "DELETED  v3")
-	assert.NotContains(t, errOut, "warning")
+	if code != exitOK {
+		t.Fatalf("--seq %d: exit code %d, want %d; stderr=%s", bad+1, code, exitOK, errOut)
+	}
+	if strings.Contains(out, "CREATED") {
+		t.Errorf("the event before seq %d was shown:\n%s", bad+1, out)
+	}
+	for _, want := range []string{"UPDATED  v2", "DELETED  v3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("stderr %q warns about a message before seq %d", errOut, bad+1)
+	}
 
 	// tail removes its ephemeral consumer when it ends.
 	st, err := s.js.Stream(t.Context(), s.name)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	info, err := st.Info(t.Context())
-	require.NoError(t, err)
-	assert.Zero(t, info.State.Consumers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Errorf("%d consumers left on the stream, want 0", info.State.Consumers)
+	}
 }
 
 func TestTailSinceAndSinceTime(t *testing.T) {
@@ -93,15 +137,26 @@ func TestTailSinceAndSinceTime(t *testing.T) {
 	s.publish(event(id, ticketevent.Updated, 2, "title"))
 
 	code, out, errOut := runCLI(t, s.env(), s.args("events", "tail", "--since", "1h", "--count", "2")...)
-	require.Equal(t, exitOK, code, errOut)
-	assert.Contains(t, out, "CREATED  v1")
-	assert.Contains(t, out, "UPDATED  v2")
+	if code != exitOK {
+		t.Fatalf("--since 1h: exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
+	for _, want := range []string{"CREATED  v1", "UPDATED  v2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--since 1h: stdout lacks %q:\n%s", want, out)
+		}
+	}
 
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	code, out, errOut = runCLI(t, s.env(), s.args("events", "tail", "--since-time", since, "--count", "1", "--change", "updated")...)
-	require.Equal(t, exitOK, code, errOut)
-	assert.Contains(t, out, "UPDATED  v2")
-	assert.NotContains(t, out, "CREATED")
+	if code != exitOK {
+		t.Fatalf("--since-time: exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
+	if want := "UPDATED  v2"; !strings.Contains(out, want) {
+		t.Errorf("--since-time: stdout lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "CREATED") {
+		t.Errorf("--change updated showed a created event:\n%s", out)
+	}
 }
 
 func TestTailEndsWithExit0OnInterrupt(t *testing.T) {
@@ -110,7 +165,9 @@ func TestTailEndsWithExit0OnInterrupt(t *testing.T) {
 	r := startCLI(t, s.env(), s.args("events", "tail")...)
 	r.waitFollowing(t)
 	r.cancel() // what Ctrl-C does through signal.NotifyContext
-	assert.Equal(t, exitOK, r.wait(t), r.stderr.String())
+	if code := r.wait(t); code != exitOK {
+		t.Errorf("exit code %d, want %d; stderr=%s", code, exitOK, r.stderr.String())
+	}
 }
 
 func TestEventsCommandsFailClearly(t *testing.T) {
@@ -134,10 +191,18 @@ func TestEventsCommandsFailClearly(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, tt.vars, tt.args...)
-			assert.Equal(t, exitRuntime, code, "stdout=%q stderr=%q", out, errOut)
-			assert.Contains(t, errOut, tt.msg)
-			assert.NotContains(t, errOut, "hunter2")
-			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+			if code != exitRuntime {
+				t.Errorf("exit code %d, want %d; stdout=%q stderr=%q", code, exitRuntime, out, errOut)
+			}
+			if !strings.Contains(errOut, tt.msg) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.msg)
+			}
+			if strings.Contains(errOut, "hunter2") {
+				t.Errorf("stderr %q shows the password", errOut)
+			}
+			if n := strings.Count(errOut, "\n"); n != 1 {
+				t.Errorf("stderr has %d lines, want one: %q", n, errOut)
+			}
 		})
 	}
 }

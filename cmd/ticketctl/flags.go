@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"regexp"
 	"time"
 
@@ -22,11 +23,8 @@ type streamFlags struct {
 	timeout       time.Duration
 }
 
-var (
-	streamNameRe    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	subjectPrefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-	subjectTokenRe  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-)
+// subjectTokenRe is one subject token, such as a ticket id.
+var subjectTokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func (f *streamFlags) register(cmd *cobra.Command) {
 	p := cmd.PersistentFlags()
@@ -38,14 +36,11 @@ func (f *streamFlags) register(cmd *cobra.Command) {
 }
 
 func (f *streamFlags) validate() error {
-	switch {
-	case !streamNameRe.MatchString(f.stream):
-		return usagef("--stream %q: letters, digits, - and _ only", f.stream)
-	case !streamNameRe.MatchString(f.dlqStream):
-		return usagef("--dlq-stream %q: letters, digits, - and _ only", f.dlqStream)
-	case !subjectPrefixRe.MatchString(f.subjectPrefix):
-		return usagef("--subject-prefix %q: dot-separated tokens without wildcards", f.subjectPrefix)
-	case f.timeout <= 0:
+	if err := cmp.Or(ticketevent.CheckName("--stream", f.stream), ticketevent.CheckName("--dlq-stream", f.dlqStream),
+		ticketevent.CheckSubjectPrefix("--subject-prefix", f.subjectPrefix)); err != nil {
+		return usageError{err}
+	}
+	if f.timeout <= 0 {
 		return usagef("--timeout must be positive, got %s", f.timeout)
 	}
 	return nil

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +16,9 @@ import (
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
 
-// syncBuffer is written by a running command while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bgRun is a command running in the background (tail without --count).
 type bgRun struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testinfra.SyncBuffer // written by the running command while the test reads them
 	cancel         context.CancelFunc
 	done           chan int
 }
@@ -92,24 +72,12 @@ func newStreams(t *testing.T) *streams {
 		t: t, url: testinfra.NATSURL(t), name: name, prefix: "test." + name + ".changed",
 		dlqName: name + "_DLQ", dlqPrefix: "test." + name + ".dlq",
 	}
-	nc, err := nats.Connect(s.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if s.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
+	s.js = testinfra.JetStream(t, s.url)
 	opts := ticketevent.StreamOptions{Name: name, SubjectPrefix: s.prefix, Replicas: 1, MaxAge: time.Hour}
 	if _, err := s.js.CreateStream(t.Context(), opts.Config()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.js.DeleteStream(ctx, s.name)
-		_ = s.js.DeleteStream(ctx, s.dlqName)
-	})
+	testinfra.DeleteStreamsAtCleanup(t, s.js, s.name, s.dlqName)
 	return s
 }
 

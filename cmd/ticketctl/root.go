@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ticketsys/ticketsys/pkg/buildinfo"
+	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 )
 
 // Exit codes: scripts tell "you called it wrong" from "it failed" from "it found a problem" by these.
@@ -36,14 +41,23 @@ func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
 
 // sleep waits for d unless ctx ends first.
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !lifecycle.Sleep(ctx, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
+}
+
+// envHelp lists every variable ticketctl reads, with its default.
+func envHelp() string {
+	var b strings.Builder
+	for _, v := range envconfig.Describe(envConfig{}) {
+		def := v.Default
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(&b, "  %-16s [%s]\n", v.Name, def)
+	}
+	return b.String()
 }
 
 // usageError marks an error found by a command itself that is the caller's fault (exit 2).
@@ -100,20 +114,19 @@ func (a *app) rootCmd() *cobra.Command {
 consumer and the dead-letter queue, replay dead letters, audit the Redis cache against Postgres,
 watch it all live in a browser (ticketctl ui), and mint development tokens.
 
-Connections come from the environment, as for the services:
-  NATS_URL      (default nats://127.0.0.1:4222)   NATS_CREDS (a credentials file, optional)
-  REDIS_URL     (default redis://127.0.0.1:6379/0) REDIS_CLUSTER (true for Redis Cluster)
-  DATABASE_URL  (default postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable)
-
+Connections come from the environment, as for the services (default in brackets):
+` + envHelp() + `
 Exit codes:
   0  success (also: tail ended with Ctrl-C)
   1  runtime error (a server unreachable, a stream missing, a failed request)
   2  usage error (unknown command or flag, bad flag value, bad environment variable)
   3  cache check found stale entries`,
+		Version: buildinfo.Read().String(),
 		// Errors and usage are printed once, by run, with the right exit code.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	root.SetVersionTemplate("ticketctl {{.Version}}\n")
 	root.AddCommand(a.eventsCmd(), a.dlqCmd(), a.cacheCmd(), a.tokenCmd(), a.uiCmd())
 	return root
 }

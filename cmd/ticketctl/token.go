@@ -23,7 +23,11 @@ so it can be captured: TOKEN=$(ticketctl token --sub alice --scope tickets:read)
 --issuer and --audience default to AUTH_ISSUER and AUTH_AUDIENCE, as the services check them.`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
-			secret := a.getenv("AUTH_JWT_SECRET")
+			env, err := a.env()
+			if err != nil {
+				return err
+			}
+			secret := env.Token.Secret
 			switch {
 			case secret == "":
 				return usagef("AUTH_JWT_SECRET is not set")
@@ -35,10 +39,10 @@ so it can be captured: TOKEN=$(ticketctl token --sub alice --scope tickets:read)
 				return usagef("--ttl must be positive, got %s", ttl)
 			}
 			if !cmd.Flags().Changed("issuer") {
-				issuer = a.getenv("AUTH_ISSUER")
+				issuer = env.Token.Issuer
 			}
 			if !cmd.Flags().Changed("audience") {
-				audience = a.getenv("AUTH_AUDIENCE")
+				audience = env.Token.Audience
 			}
 			tok, err := auth.Mint([]byte(secret), strings.TrimSpace(sub), strings.Fields(scope), ttl, issuer, audience)
 			if err != nil {

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 )
@@ -30,30 +28,51 @@ func TestTokenVerifies(t *testing.T) {
 	t.Parallel()
 	vars := map[string]string{"AUTH_JWT_SECRET": testSecret, "AUTH_ISSUER": "https://idp", "AUTH_AUDIENCE": "tickets-api"}
 	code, out, errOut := runCLI(t, vars, "token", "--sub", "alice", "--scope", "tickets:read tickets:write", "--ttl", "10m")
-	require.Equal(t, exitOK, code, errOut)
-	assert.Empty(t, errOut)
-	require.True(t, strings.HasSuffix(out, "\n"))
+	if code != exitOK {
+		t.Fatalf("exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
+	if errOut != "" {
+		t.Errorf("stderr = %q, want empty", errOut)
+	}
+	if !strings.HasSuffix(out, "\n") {
+		t.Fatalf("stdout %q does not end with a line break", out)
+	}
 	tok := strings.TrimSuffix(out, "\n")
-	assert.NotContains(t, tok, "\n", "only the token is printed")
+	if strings.Contains(tok, "\n") {
+		t.Errorf("stdout %q has more than one line, want only the token", out)
+	}
 
 	v, err := auth.NewVerifier(auth.Config{JWTSecret: testSecret, Issuer: "https://idp", Audience: "tickets-api"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := v.Verify(tok)
-	require.NoError(t, err)
-	assert.Equal(t, "alice", c.Subject)
-	assert.Equal(t, []string{"tickets:read", "tickets:write"}, c.Scopes)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if c.Subject != "alice" {
+		t.Errorf("subject %q, want %q", c.Subject, "alice")
+	}
+	if want := []string{"tickets:read", "tickets:write"}; !slices.Equal(c.Scopes, want) {
+		t.Errorf("scopes %q, want %q", c.Scopes, want)
+	}
 }
 
 func TestTokenFlagsOverrideEnv(t *testing.T) {
 	t.Parallel()
 	vars := map[string]string{"AUTH_JWT_SECRET": testSecret, "AUTH_ISSUER": "https://env-idp"}
 	code, out, errOut := runCLI(t, vars, "token", "--sub", "bob", "--scope", "tickets:read", "--issuer", "https://flag-idp")
-	require.Equal(t, exitOK, code, errOut)
+	if code != exitOK {
+		t.Fatalf("exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
 
 	v, err := auth.NewVerifier(auth.Config{JWTSecret: testSecret, Issuer: "https://flag-idp"})
-	require.NoError(t, err)
-	_, err = v.Verify(strings.TrimSpace(out))
-	assert.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(strings.TrimSpace(out)); err != nil {
+		t.Errorf("the token does not verify with the flag's issuer: %v", err)
+	}
 }
 
 func TestExitCodes(t *testing.T) {
@@ -81,11 +100,19 @@ func TestExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, tt.vars, tt.args...)
-			assert.Equal(t, tt.code, code, "stdout=%q stderr=%q", out, errOut)
-			assert.Contains(t, errOut, tt.msg)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stdout=%q stderr=%q", code, tt.code, out, errOut)
+			}
+			if !strings.Contains(errOut, tt.msg) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.msg)
+			}
 			if tt.code == exitUsage {
-				assert.Empty(t, out, "no token or usage text on stdout after an error")
-				assert.NotContains(t, errOut, testSecret)
+				if out != "" {
+					t.Errorf("stdout = %q, want empty: no token or usage text on stdout after an error", out)
+				}
+				if strings.Contains(errOut, testSecret) {
+					t.Errorf("stderr %q shows the secret", errOut)
+				}
 			}
 		})
 	}
@@ -100,7 +127,13 @@ func TestRuntimeErrorExit1(t *testing.T) {
 	var errOut bytes.Buffer
 	code := run(context.Background(), []string{"token", "--sub", "a"},
 		env(map[string]string{"AUTH_JWT_SECRET": testSecret}), failWriter{}, &errOut)
-	assert.Equal(t, exitRuntime, code)
-	assert.Contains(t, errOut.String(), "disk full")
-	assert.NotContains(t, errOut.String(), "--help", "a runtime error is not a usage problem")
+	if code != exitRuntime {
+		t.Errorf("exit code %d, want %d", code, exitRuntime)
+	}
+	if !strings.Contains(errOut.String(), "disk full") {
+		t.Errorf("stderr %q lacks %q", errOut.String(), "disk full")
+	}
+	if strings.Contains(errOut.String(), "--help") {
+		t.Errorf("stderr %q points to --help: a runtime error is not a usage problem", errOut.String())
+	}
 }

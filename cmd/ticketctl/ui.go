@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"runtime"
@@ -16,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ticketsys/ticketsys/cmd/ticketctl/internal/liveview"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
 type uiOptions struct {
@@ -63,7 +64,7 @@ It listens on loopback by default: the page has no login, so think twice before 
 	sf.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8090", "address to listen on (host:port; port 0 picks a free one)")
-	f.StringVar(&o.consumer, "consumer", DefaultConsumer, "the durable consumer whose lag is shown")
+	f.StringVar(&o.consumer, "consumer", ticketevent.DefaultConsumer, "the durable consumer whose lag is shown")
 	f.StringVar(&o.metricsURL, "query-metrics", "http://127.0.0.1:8082/metrics",
 		`the query service's Prometheus endpoint, for the cache hit ratio ("" to leave it out)`)
 	f.BoolVar(&o.open, "open", false, "open the page in the desktop's browser")
@@ -74,8 +75,8 @@ func (o uiOptions) validate() error {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return usagef("--addr %q: want host:port, e.g. 127.0.0.1:8090", o.addr)
 	}
-	if !streamNameRe.MatchString(o.consumer) {
-		return usagef("--consumer %q: letters, digits, - and _ only", o.consumer)
+	if err := ticketevent.CheckName("--consumer", o.consumer); err != nil {
+		return usageError{err}
 	}
 	if o.metricsURL != "" {
 		u, err := url.Parse(o.metricsURL)
@@ -128,31 +129,22 @@ func (a *app) ui(ctx context.Context, sf *streamFlags, o uiOptions) error {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go srv.Run(ctx)
-	followDone := make(chan struct{})
-	go func() {
-		defer close(followDone)
-		a.followLive(ctx, conn, sf, cfg, fol, srv)
-	}()
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-	}
-	cancel() // ends Run, which ends the open event streams, and the follower
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = hs.Shutdown(sctx)
-	<-followDone
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
-	}
-	return nil
+	// The page's server and the two loops that feed it, stopped in order by
+	// lifecycle: the streams end, the server drains, then the loops stop.
+	return lifecycle.Run(ctx, lifecycle.Spec{
+		Log:             slog.New(slog.DiscardHandler),
+		Listener:        ln,
+		Handler:         srv.Handler(),
+		ShutdownTimeout: 5 * time.Second,
+		OnShutdown:      []func(){srv.EndStreams},
+		Workers: []lifecycle.Worker{
+			{Name: "stats", Run: func(ctx context.Context) error { srv.Run(ctx); return nil }},
+			{Name: "event follower", Run: func(ctx context.Context) error {
+				a.followLive(ctx, conn, sf, cfg, fol, srv)
+				return nil
+			}},
+		},
+	})
 }
 
 // pageURL is the address to print; for a wildcard listener, the loopback one works locally.

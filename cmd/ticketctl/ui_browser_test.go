@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
@@ -61,7 +60,9 @@ func within[T any](ctx context.Context, t *testing.T, what string, a chromedp.Ac
 	ctx, cancel := context.WithTimeout(ctx, browserWait)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
-	require.NoError(t, err, what)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 	return v
 }
 
@@ -74,7 +75,9 @@ func TestLiveViewInChromium(t *testing.T) {
 
 	within(ctx, t, "open the page", chromedp.Navigate(base))
 	title := within(ctx, t, "read the title", chromedp.Title())
-	assert.Equal(t, "ticketsys live view", title)
+	if want := "ticketsys live view"; title != want {
+		t.Errorf("title %q, want %q", title, want)
+	}
 	// Connected: from here on the page's EventSource gets what is published.
 	within(ctx, t, "the page connects", chromedp.WaitVisible(chromedp.CSS(`#conn.live`)))
 
@@ -83,10 +86,11 @@ func TestLiveViewInChromium(t *testing.T) {
 	row := chromedp.CSS(fmt.Sprintf(`tr[data-ticket=%q]`, id))
 	within(ctx, t, "the event's row appears", chromedp.WaitVisible(row))
 	text := within(ctx, t, "read the row", chromedp.Text(row))
-	assert.Contains(t, text, id)
-	assert.Contains(t, text, "CREATED")
-	assert.Contains(t, text, "v1")
-	assert.Contains(t, text, "alice")
+	for _, want := range []string{id, "CREATED", "v1", "alice"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("row %q lacks %q", text, want)
+		}
+	}
 
 	// Newest on top.
 	s.publish(event(id, ticketevent.Updated, 2, "status", "assignee"))
@@ -94,15 +98,21 @@ func TestLiveViewInChromium(t *testing.T) {
 		`(() => { const r = document.querySelector("#rows tr"); return r && r.dataset.ticket === "`+id+`" && r.textContent.includes("UPDATED"); })()`,
 		chromedp.WithPollingTimeout(browserWait)))
 	rowsShown := within(ctx, t, "count the rows", chromedp.Evaluate[int](`document.querySelectorAll("#rows tr[data-ticket]").length`))
-	assert.Equal(t, 2, rowsShown)
+	if rowsShown != 2 {
+		t.Errorf("%d rows shown, want 2", rowsShown)
+	}
 
 	// The header: two events wait for the durable consumer, the hit ratio is 90%.
 	within(ctx, t, "the lag shows a number", chromedp.Poll[bool](
 		`document.getElementById("lag-value").textContent === "2"`, chromedp.WithPollingTimeout(browserWait)))
 	lag := within(ctx, t, "read the lag", chromedp.Text(chromedp.ID("lag-value")))
-	assert.Regexp(t, regexp.MustCompile(`^\d+$`), lag)
+	if !regexp.MustCompile(`^\d+$`).MatchString(lag) {
+		t.Errorf("lag %q, want a number", lag)
+	}
 	lagClass := within(ctx, t, "read the lag's colour", chromedp.Evaluate[string](`document.getElementById("lag").className`))
-	assert.Equal(t, "tile ok", lagClass, "2 pending is below the warning threshold")
+	if want := "tile ok"; lagClass != want {
+		t.Errorf("lag tile class %q, want %q: 2 pending is below the warning threshold", lagClass, want)
+	}
 	within(ctx, t, "the hit ratio shows", chromedp.Poll[bool](
 		`document.getElementById("hit-value").textContent === "90.0%"`, chromedp.WithPollingTimeout(browserWait)))
 
@@ -114,6 +124,8 @@ func TestLiveViewInChromium(t *testing.T) {
 			`document.querySelectorAll("#rows tr[data-ticket]").length === 4 && document.getElementById("lag-value").textContent === "4"`,
 			chromedp.WithPollingTimeout(browserWait)))
 		png := within(ctx, t, "screenshot", chromedp.FullScreenshot(100)) // 100: PNG; anything less is JPEG
-		require.NoError(t, os.WriteFile("/tmp/liveview.png", png, 0o600))
+		if err := os.WriteFile("/tmp/liveview.png", png, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
 var pageURLRe = regexp.MustCompile(`on (http://127\.0\.0\.1:\d+/) `)
@@ -43,9 +43,11 @@ func startUI(t *testing.T, s *streams, extra ...string) (*bgRun, string) {
 func (s *streams) createDurable() {
 	s.t.Helper()
 	_, err := s.js.CreateOrUpdateConsumer(s.t.Context(), s.name, jetstream.ConsumerConfig{
-		Durable: DefaultConsumer, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: s.prefix + ".>",
+		Durable: ticketevent.DefaultConsumer, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: s.prefix + ".>",
 	})
-	require.NoError(s.t, err)
+	if err != nil {
+		s.t.Fatalf("create the durable consumer %s: %v", ticketevent.DefaultConsumer, err)
+	}
 }
 
 // fakeQueryMetrics stands in for the query service's /metrics: every scrape has served 9
@@ -67,7 +69,7 @@ func fakeQueryMetrics(t *testing.T) string {
 
 // sseReader collects what GET /events sends while the test goes on.
 type sseReader struct {
-	buf    syncBuffer
+	buf    testinfra.SyncBuffer
 	resp   *http.Response
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -77,9 +79,15 @@ func readSSE(t *testing.T, url string) *sseReader {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	require.NoError(t, err)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	resp, err := http.DefaultClient.Do(req) //nolint:bodyclose // closed by close(), at the latest in the cleanup
-	require.NoError(t, err)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
 	r := &sseReader{resp: resp, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)

@@ -3,14 +3,13 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
@@ -41,7 +40,9 @@ func lastStats(t *testing.T, r *sseReader) (statsFrame, bool) {
 		return statsFrame{}, false
 	}
 	var st statsFrame
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &st))
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &st); err != nil {
+		t.Fatalf("decode stats frame %s: %v", lines[len(lines)-1], err)
+	}
 	return st, true
 }
 
@@ -54,12 +55,18 @@ func TestUIStreamsEventsAndStatsOverSSE(t *testing.T) {
 	r, base := startUI(t, s, "--query-metrics", fakeQueryMetrics(t))
 
 	resp, err := http.Get(base + "healthz")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz: status %d, want %d", resp.StatusCode, http.StatusOK)
+	}
 
 	sse := readSSE(t, base+"events")
-	assert.Equal(t, "text/event-stream", sse.resp.Header.Get("Content-Type"))
+	if got, want := sse.resp.Header.Get("Content-Type"), "text/event-stream"; got != want {
+		t.Errorf("GET /events: Content-Type %q, want %q", got, want)
+	}
 	id := newID()
 	published := event(id, ticketevent.Updated, 2, "status", "assignee")
 	seq := s.publish(published)
@@ -73,17 +80,35 @@ func TestUIStreamsEventsAndStatsOverSSE(t *testing.T) {
 		return false
 	}, "the event of %s never reached the stream: %q", id, &sse.buf)
 	var ev map[string]any
-	require.NoError(t, json.Unmarshal([]byte(sse.dataLines("ticket")[0]), &ev))
-	assert.InDelta(t, float64(seq), ev["seq"], 0)
-	assert.Equal(t, published.GetEventId(), ev["event_id"])
-	assert.Equal(t, "UPDATED", ev["change"])
-	assert.InDelta(t, 2, ev["version"], 0)
-	assert.Equal(t, []any{"status", "assignee"}, ev["fields"])
-	assert.Equal(t, "alice", ev["actor"])
-	assert.Equal(t, "2026-11-26T10:05:00.654Z", ev["time"])
-	assert.Contains(t, ev["line"], id+" UPDATED v2 fields=status,assignee actor=alice")
-	assert.Contains(t, sse.buf.String(), "id: "+jsonNumber(seq)+"\n", "the sequence is the SSE id")
-	assert.NotContains(t, sse.buf.String(), before)
+	if err := json.Unmarshal([]byte(sse.dataLines("ticket")[0]), &ev); err != nil {
+		t.Fatalf("decode ticket frame %s: %v", sse.dataLines("ticket")[0], err)
+	}
+	if got, ok := ev["seq"].(float64); !ok || got != float64(seq) {
+		t.Errorf("seq = %v, want %d", ev["seq"], seq)
+	}
+	for field, want := range map[string]any{
+		"event_id": published.GetEventId(),
+		"change":   "UPDATED",
+		"fields":   []any{"status", "assignee"},
+		"actor":    "alice",
+		"time":     "2026-11-26T10:05:00.654Z",
+	} {
+		if got := ev[field]; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", field, got, want)
+		}
+	}
+	if got, ok := ev["version"].(float64); !ok || got != 2 {
+		t.Errorf("version = %v, want 2", ev["version"])
+	}
+	if line, ok := ev["line"].(string); !ok || !strings.Contains(line, id+" UPDATED v2 fields=status,assignee actor=alice") {
+		t.Errorf("line = %#v, want it to contain %q", ev["line"], id+" UPDATED v2 fields=status,assignee actor=alice")
+	}
+	if want := "id: " + jsonNumber(seq) + "\n"; !strings.Contains(sse.buf.String(), want) {
+		t.Errorf("the sequence is not the SSE id: no %q in %q", want, sse.buf.String())
+	}
+	if strings.Contains(sse.buf.String(), before) {
+		t.Errorf("the event published before ui started (%s) was sent: %q", before, sse.buf.String())
+	}
 
 	// Stats: both events wait for the durable consumer; the hit ratio comes from the metrics.
 	testinfra.Eventually(t, 15*time.Second, func() bool {
@@ -91,21 +116,39 @@ func TestUIStreamsEventsAndStatsOverSSE(t *testing.T) {
 		return ok && st.Consumer.Pending == 2 && st.Cache.Interval != nil && st.EventsTotal == 1
 	}, "no stats frame with pending 2 and a hit ratio: %q", &sse.buf)
 	st, _ := lastStats(t, sse)
-	assert.True(t, st.Consumer.Exists)
-	assert.Equal(t, seq, st.Stream.LastSeq)
-	assert.False(t, st.DLQ.Exists)
-	assert.InDelta(t, 0.9, *st.Cache.Interval, 1e-9)
-	require.NotNil(t, st.Cache.Overall)
+	if !st.Consumer.Exists {
+		t.Error("stats say the durable consumer does not exist")
+	}
+	if st.Stream.LastSeq != seq {
+		t.Errorf("stream last_seq = %d, want %d", st.Stream.LastSeq, seq)
+	}
+	if st.DLQ.Exists {
+		t.Error("stats say the DLQ exists, want it absent")
+	}
+	if got := *st.Cache.Interval; math.Abs(got-0.9) > 1e-9 {
+		t.Errorf("interval hit ratio = %v, want 0.9", got)
+	}
+	if st.Cache.Overall == nil {
+		t.Fatal("no overall hit ratio in the stats frame")
+	}
 
 	// A browser that leaves is let go; Ctrl-C ends ui with 0 and removes its consumer.
 	sse.close()
 	r.cancel()
-	assert.Equal(t, exitOK, r.wait(t), r.stderr.String())
+	if code := r.wait(t); code != exitOK {
+		t.Errorf("exit code %d, want %d; stderr=%s", code, exitOK, r.stderr.String())
+	}
 	stream, err := s.js.Stream(t.Context(), s.name)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	info, err := stream.Info(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, 1, info.State.Consumers, "only the durable consumer is left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 1 {
+		t.Errorf("%d consumers on the stream, want 1: only the durable consumer is left", info.State.Consumers)
+	}
 }
 
 func jsonNumber(n uint64) string {
@@ -118,9 +161,13 @@ func TestUIShowsAbsentConsumerAndNoMetrics(t *testing.T) {
 	t.Parallel()
 	s := newStreams(t)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	metrics := "http://" + closed.Addr().String() + "/metrics"
-	require.NoError(t, closed.Close())
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
 	_, base := startUI(t, s, "--query-metrics", metrics)
 
 	sse := readSSE(t, base+"events")
@@ -129,25 +176,41 @@ func TestUIShowsAbsentConsumerAndNoMetrics(t *testing.T) {
 		return ok
 	}, "no stats frame: %q", &sse.buf)
 	st, _ := lastStats(t, sse)
-	assert.False(t, st.Consumer.Exists)
-	assert.Nil(t, st.Cache.Interval)
-	assert.Nil(t, st.Cache.Overall)
-	assert.Contains(t, st.Cache.Reason, "unreachable")
+	if st.Consumer.Exists {
+		t.Error("stats say the consumer exists, want it absent")
+	}
+	if st.Cache.Interval != nil {
+		t.Errorf("interval hit ratio = %v, want none", *st.Cache.Interval)
+	}
+	if st.Cache.Overall != nil {
+		t.Errorf("overall hit ratio = %v, want none", *st.Cache.Overall)
+	}
+	if !strings.Contains(st.Cache.Reason, "unreachable") {
+		t.Errorf("cache reason = %q, want it to say unreachable", st.Cache.Reason)
+	}
 
 	// The page itself.
 	resp, err := http.Get(base)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, string(body), `<script src="static/app.js"`)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /: status %d, want %d", resp.StatusCode, http.StatusOK)
+	}
+	if want := `<script src="static/app.js"`; !strings.Contains(string(body), want) {
+		t.Errorf("page lacks %q:\n%s", want, body)
+	}
 }
 
 func TestUIFailsClearly(t *testing.T) {
 	t.Parallel()
 	s := newStreams(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = busy.Close() })
 	nowhere := map[string]string{"NATS_URL": "nats://127.0.0.1:1"}
 	tests := []struct {
@@ -170,9 +233,15 @@ func TestUIFailsClearly(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, tt.vars, tt.args...)
-			assert.Equal(t, tt.code, code, "stdout=%q stderr=%q", out, errOut)
-			assert.Contains(t, errOut, tt.msg)
-			assert.Empty(t, out)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stdout=%q stderr=%q", code, tt.code, out, errOut)
+			}
+			if !strings.Contains(errOut, tt.msg) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.msg)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want empty", out)
+			}
 		})
 	}
 }
@@ -180,12 +249,20 @@ func TestUIFailsClearly(t *testing.T) {
 func TestUIHelp(t *testing.T) {
 	t.Parallel()
 	code, out, errOut := runCLI(t, nil, "ui", "--help")
-	require.Equal(t, exitOK, code, errOut)
+	if code != exitOK {
+		t.Fatalf("ui --help: exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
 	for _, w := range []string{"Examples:", "--addr", "127.0.0.1:8090", "--stream", "--subject-prefix", "--consumer",
 		"cache-invalidator", "--query-metrics", "http://127.0.0.1:8082/metrics", "--open", "server-sent events"} {
-		assert.Contains(t, out, w)
+		if !strings.Contains(out, w) {
+			t.Errorf("ui --help lacks %q:\n%s", w, out)
+		}
 	}
-	code, out, _ = runCLI(t, nil, "--help")
-	require.Equal(t, exitOK, code)
-	assert.Contains(t, out, "ui ")
+	code, out, errOut = runCLI(t, nil, "--help")
+	if code != exitOK {
+		t.Fatalf("--help: exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+	}
+	if !strings.Contains(out, "ui ") {
+		t.Errorf("--help does not list ui:\n%s", out)
+	}
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
 // Usage errors are found before any connection is tried: NATS_URL points nowhere, so a
@@ -46,10 +46,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, nowhere, tt.args...)
-			assert.Equal(t, exitUsage, code, "stdout=%q stderr=%q", out, errOut)
-			assert.Contains(t, errOut, tt.msg)
-			assert.Contains(t, errOut, "--help' for usage")
-			assert.Empty(t, out)
+			if code != exitUsage {
+				t.Errorf("exit code %d, want %d; stdout=%q stderr=%q", code, exitUsage, out, errOut)
+			}
+			for _, want := range []string{tt.msg, "--help' for usage"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr %q lacks %q", errOut, want)
+				}
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want empty", out)
+			}
 		})
 	}
 }
@@ -64,7 +71,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		{[]string{"events"}, []string{"tail", "stats", "--stream", "--subject-prefix"}},
 		{[]string{"events", "tail", "--help"}, []string{"Examples:", "ordered consumer", "--ticket", "--change", "--since", "--since-time", "--seq", "--count", "--json"}},
 		{[]string{"events", "stats", "--help"}, []string{"Examples:", "--consumer", "--dlq-stream", "--json"}},
-		{[]string{"dlq", "--help"}, []string{HeaderDLQReason, HeaderDLQOriginalSubject, HeaderDLQOriginalSeq, HeaderDLQDeliveries}},
+		{[]string{"dlq", "--help"}, []string{ticketevent.HeaderDLQReason, ticketevent.HeaderDLQOriginalSubject, ticketevent.HeaderDLQOriginalSequence, ticketevent.HeaderDLQDeliveries}},
 		{[]string{"dlq", "list", "--help"}, []string{"Examples:", "--limit", "--json"}},
 		{[]string{"dlq", "replay", "--help"}, []string{"Examples:", "--seq", "--all", "--dry-run", "-replay-"}},
 		{[]string{"cache", "--help"}, []string{"check"}},
@@ -75,9 +82,13 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, nil, tt.args...)
-			assert.Equal(t, exitOK, code, errOut)
+			if code != exitOK {
+				t.Errorf("exit code %d, want %d; stderr=%s", code, exitOK, errOut)
+			}
 			for _, w := range tt.want {
-				assert.Contains(t, out, w)
+				if !strings.Contains(out, w) {
+					t.Errorf("help lacks %q:\n%s", w, out)
+				}
 			}
 		})
 	}

@@ -1,74 +1,70 @@
 package stack
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
+	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 )
 
-var envTag = regexp.MustCompile(`env:"([A-Z0-9_]+)"`)
+// helpVar is a line of the Environment section of a service's --help.
+var helpVar = regexp.MustCompile(`^  ([A-Z][A-Z0-9_]+) `)
 
-// ServiceVariables reads, from the sources, the environment variables each
-// service's configuration declares (services/<svc>/internal/config, plus
-// pkg/auth's when the config embeds auth.Config). Compose and the manifests
+var (
+	varsMu    sync.Mutex
+	varsCache = map[string]map[string]bool{}
+)
+
+// ServiceVariables returns, per service, the environment variables it
+// reads, from the list its own `--help` prints (built from its
+// configuration, the one place each is declared). Compose and the manifests
 // are checked against it, so a misspelt or stale variable fails in lint
 // instead of being silently ignored by the process.
 func ServiceVariables(root string, services ...string) (map[string]map[string]bool, error) {
-	authVars, err := tagsIn(filepath.Join(root, "pkg", "auth"))
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]map[string]bool{}
 	for _, svc := range services {
-		dir := filepath.Join(root, "services", svc, "internal", "config")
-		vars, err := tagsIn(dir)
+		vars, err := serviceVariables(root, svc)
 		if err != nil {
 			return nil, err
-		}
-		if embedsAuth(dir) {
-			for v := range authVars {
-				vars[v] = true
-			}
 		}
 		out[svc] = vars
 	}
 	return out, nil
 }
 
-// tagsIn collects the env tags of the non-test Go files in dir.
-func tagsIn(dir string) (map[string]bool, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+func serviceVariables(root, svc string) (map[string]bool, error) {
+	varsMu.Lock()
+	defer varsMu.Unlock()
+	if v, ok := varsCache[svc]; ok {
+		return v, nil
+	}
+	cmd := exec.Command("go", "run", "./services/"+svc, "--help")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	help, err := cmd.Output()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("go run ./services/%s --help: %w\n%s", svc, err, stderr.String())
 	}
 	vars := map[string]bool{}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	inEnv := false
+	sc := bufio.NewScanner(bytes.NewReader(help))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "Environment") {
+			inEnv = true
 			continue
 		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range envTag.FindAllStringSubmatch(string(data), -1) {
+		if m := helpVar.FindStringSubmatch(line); inEnv && m != nil {
 			vars[m[1]] = true
 		}
 	}
 	if len(vars) == 0 {
-		return nil, fmt.Errorf("%s: no env tags found (did the configuration move?)", dir)
+		return nil, fmt.Errorf("services/%s --help lists no environment variables:\n%s", svc, help)
 	}
+	varsCache[svc] = vars
 	return vars, nil
-}
-
-func embedsAuth(dir string) bool {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err == nil && !strings.HasSuffix(f, "_test.go") && strings.Contains(string(data), "auth.Config") {
-			return true
-		}
-	}
-	return false
 }

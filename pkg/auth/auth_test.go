@@ -6,16 +6,16 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/problem"
@@ -34,7 +34,9 @@ var rsaKey = func() *rsa.PrivateKey {
 func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(m, claims).SignedString(key)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("sign with %s: %v", m.Alg(), err)
+	}
 	return s
 }
 
@@ -50,7 +52,9 @@ func claims(mod func(jwt.MapClaims)) jwt.MapClaims {
 func router(t *testing.T, cfg auth.Config, scope string) *gin.Engine {
 	t.Helper()
 	v, err := auth.NewVerifier(cfg)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(v.Close)
 	gin.SetMode(gin.TestMode)
 	e := gin.New()
@@ -131,16 +135,28 @@ func TestMiddlewareHS256(t *testing.T) {
 			cfg := tt.cfg
 			cfg.JWTSecret = secret
 			rec := call(router(t, cfg, tt.scope), tt.authz)
-			assert.Equal(t, tt.code, rec.Code, rec.Body.String())
-			assert.Equal(t, tt.challenge, rec.Header().Get("WWW-Authenticate"))
+			if rec.Code != tt.code {
+				t.Errorf("status %d, want %d; body %s", rec.Code, tt.code, rec.Body.String())
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != tt.challenge {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tt.challenge)
+			}
 			if tt.code == 200 {
-				assert.Equal(t, tt.body, rec.Body.String())
+				if got := rec.Body.String(); got != tt.body {
+					t.Errorf("body %q, want %q", got, tt.body)
+				}
 				return
 			}
-			assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
+			if got := rec.Header().Get("Content-Type"); got != problem.ContentType {
+				t.Errorf("Content-Type %q, want %q", got, problem.ContentType)
+			}
 			var p problem.Problem
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
-			assert.Equal(t, tt.code, p.Status)
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("decode problem %s: %v", rec.Body.String(), err)
+			}
+			if p.Status != tt.code {
+				t.Errorf("problem status %d, want %d", p.Status, tt.code)
+			}
 		})
 	}
 }
@@ -150,53 +166,85 @@ func TestMiddlewareDisabled(t *testing.T) {
 	e := router(t, auth.Config{Disabled: true}, "tickets:write")
 	for _, authz := range []string{"", "Bearer garbage"} {
 		rec := call(e, authz)
-		assert.Equal(t, http.StatusOK, rec.Code)
-		assert.Equal(t, auth.Anonymous, rec.Body.String())
+		if rec.Code != http.StatusOK {
+			t.Errorf("Authorization %q: status %d, want %d", authz, rec.Code, http.StatusOK)
+		}
+		if got := rec.Body.String(); got != auth.Anonymous {
+			t.Errorf("Authorization %q: subject %q, want %q", authz, got, auth.Anonymous)
+		}
 	}
 	v, err := auth.NewVerifier(auth.Config{Disabled: true})
-	require.NoError(t, err)
-	_, err = v.Verify("x")
-	assert.ErrorIs(t, err, auth.ErrDisabled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify("x"); !errors.Is(err, auth.ErrDisabled) {
+		t.Errorf("Verify: got %v, want %v", err, auth.ErrDisabled)
+	}
 }
 
 func TestMintVerify(t *testing.T) {
 	t.Parallel()
 	tok, err := auth.Mint([]byte(secret), "bob", []string{"tickets:read", "tickets:write"}, time.Hour, "https://idp", "tickets-api")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	v, err := auth.NewVerifier(auth.Config{JWTSecret: secret, Issuer: "https://idp", Audience: "tickets-api"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := v.Verify(tok)
-	require.NoError(t, err)
-	assert.Equal(t, &auth.Claims{Subject: "bob", Scopes: []string{"tickets:read", "tickets:write"}}, c)
-	assert.True(t, c.HasScope("tickets:write"))
-
-	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
-	require.NoError(t, err)
-	mc := parsed.Claims.(jwt.MapClaims)
-	assert.Equal(t, "HS256", parsed.Header["alg"])
-	assert.Equal(t, "tickets:read tickets:write", mc["scope"])
-	for _, k := range []string{"iat", "nbf", "exp"} {
-		assert.Contains(t, mc, k)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if want := (&auth.Claims{Subject: "bob", Scopes: []string{"tickets:read", "tickets:write"}}); !reflect.DeepEqual(c, want) {
+		t.Errorf("claims %+v, want %+v", c, want)
+	}
+	if !c.HasScope("tickets:write") {
+		t.Errorf("claims %+v lack scope tickets:write", c)
 	}
 
-	_, err = v.Verify(tok + "x")
-	assert.ErrorIs(t, err, auth.ErrInvalidToken)
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := parsed.Claims.(jwt.MapClaims)
+	if got := parsed.Header["alg"]; got != "HS256" {
+		t.Errorf("alg %#v, want %q", got, "HS256")
+	}
+	if got, want := mc["scope"], "tickets:read tickets:write"; got != want {
+		t.Errorf("scope claim %#v, want %q", got, want)
+	}
+	for _, k := range []string{"iat", "nbf", "exp"} {
+		if _, ok := mc[k]; !ok {
+			t.Errorf("claims %v lack %s", mc, k)
+		}
+	}
+
+	if _, err := v.Verify(tok + "x"); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("Verify of a tampered token: got %v, want %v", err, auth.ErrInvalidToken)
+	}
 
 	for _, bad := range []struct {
 		secret, sub string
 		ttl         time.Duration
 	}{{"short", "bob", time.Hour}, {secret, "", time.Hour}, {secret, "bob", 0}} {
-		_, err := auth.Mint([]byte(bad.secret), bad.sub, nil, bad.ttl, "", "")
-		assert.Error(t, err)
+		if _, err := auth.Mint([]byte(bad.secret), bad.sub, nil, bad.ttl, "", ""); err == nil {
+			t.Errorf("Mint(secret of %d bytes, sub %q, ttl %v) succeeded, want an error", len(bad.secret), bad.sub, bad.ttl)
+		}
 	}
 }
 
 func TestVerifyES256RejectedWithSecret(t *testing.T) {
 	t.Parallel()
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	v, err := auth.NewVerifier(auth.Config{JWTSecret: secret})
-	require.NoError(t, err)
-	_, err = v.Verify(sign(t, jwt.SigningMethodES256, ec, claims(nil)))
-	assert.ErrorIs(t, err, auth.ErrInvalidToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(sign(t, jwt.SigningMethodES256, ec, claims(nil))); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("Verify: got %v, want %v", err, auth.ErrInvalidToken)
+	}
 }

@@ -1,6 +1,12 @@
-// Package envconfig loads a service's configuration from environment
+// Package envconfig loads a process's configuration from environment
 // variables with caarlos0/env, and turns its errors into one line that names
 // the variable (never its value, which may be a secret).
+//
+// A configuration is a struct of blocks: the settings of Postgres, Redis,
+// NATS, auth, logs and HTTP are each declared once, in the package that uses
+// them, and embedded by every process that needs them. A block that has a
+// Validate method is validated by Load, so each variable is checked once, in
+// the one place that declares it.
 package envconfig
 
 import (
@@ -12,10 +18,19 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// Load parses T from getenv. Only the variables T declares are read, so tests
-// can pass a map-backed getenv instead of touching the process environment.
-func Load[T any](getenv func(string) string) (T, error) {
-	var cfg T
+// Validator is a block that checks its own values after parsing. Its error
+// names the variable and never echoes its value.
+type Validator interface {
+	Validate() error
+}
+
+// Load parses the environment over base: a field without an envDefault tag
+// keeps base's value when its variable is unset, which is how one block (the
+// HTTP address) gets a different default in each service. Only the
+// variables the struct declares are read, so tests pass a map-backed getenv.
+// Every block, nested ones first, then the whole, is validated.
+func Load[T any](getenv func(string) string, base T) (T, error) {
+	cfg := base
 	params, err := env.GetFieldParams(&cfg)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
@@ -29,7 +44,84 @@ func Load[T any](getenv func(string) string) (T, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		return cfg, explain(reflect.TypeOf(cfg), err)
 	}
+	if err := validate(reflect.ValueOf(&cfg).Elem()); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
 	return cfg, nil
+}
+
+// validate calls Validate on every block in v, nested ones first, then on v
+// itself. An embedded block's method is v's own by promotion, so it is called
+// once, as v's; blocks with a Validate are otherwise named fields.
+func validate(v reflect.Value) error {
+	if err := validateFields(v); err != nil {
+		return err
+	}
+	if val, ok := v.Addr().Interface().(Validator); ok {
+		return val.Validate()
+	}
+	return nil
+}
+
+func validateFields(v reflect.Value) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || f.Type.Kind() != reflect.Struct {
+			continue
+		}
+		var err error
+		if f.Anonymous {
+			err = validateFields(v.Field(i))
+		} else {
+			err = validate(v.Field(i))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Var is one variable of a configuration, for --help.
+type Var struct {
+	Name    string
+	Default string
+}
+
+// Describe lists the variables of T in declaration order with their defaults:
+// the envDefault tag, else base's value. Secrets have no default, so none is
+// ever printed.
+func Describe[T any](base T) []Var {
+	v := reflect.ValueOf(base)
+	var out []Var
+	describe(v, &out)
+	return out
+}
+
+func describe(v reflect.Value, out *[]Var) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			if f.Type.Kind() == reflect.Struct {
+				describe(v.Field(i), out)
+			}
+			continue
+		}
+		def, ok := f.Tag.Lookup("envDefault")
+		if !ok {
+			def = fmt.Sprint(v.Field(i).Interface())
+			if v.Field(i).IsZero() {
+				def = ""
+			}
+		}
+		*out = append(*out, Var{Name: name, Default: def})
+	}
 }
 
 // explain rewrites the first of env's errors so it names the variable.

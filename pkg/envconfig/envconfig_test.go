@@ -1,6 +1,7 @@
 package envconfig
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func mapenv(m map[string]string) func(string) string {
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load[sample](mapenv(nil))
+	cfg, err := Load(mapenv(nil), sample{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadValues(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load[sample](mapenv(map[string]string{"REPLICAS": "3", "SECRET": "s3cr3t", "ENABLED": "false"}))
+	cfg, err := Load(mapenv(map[string]string{"REPLICAS": "3", "SECRET": "s3cr3t", "ENABLED": "false"}), sample{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestLoadErrorNamesVariable(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load[sample](mapenv(tc.env))
+			_, err := Load(mapenv(tc.env), sample{})
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Fatalf("got %v, want prefix %q", err, tc.want)
 			}
@@ -70,5 +71,87 @@ func TestLoadErrorNamesVariable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// block is a configuration block with its own check, as the shared blocks
+// (Postgres, Redis, NATS, ...) are.
+type block struct {
+	Port int `env:"PORT" envDefault:"1"`
+}
+
+func (b block) Validate() error {
+	if b.Port < 1 {
+		return errors.New("PORT: must be positive")
+	}
+	return nil
+}
+
+type withBlocks struct {
+	Addr string `env:"HTTP_ADDR"`
+	A    block
+	Log  string `env:"LOG" envDefault:"info"`
+}
+
+func (w withBlocks) Validate() error {
+	if w.Addr == "" {
+		return errors.New("HTTP_ADDR: must not be empty")
+	}
+	return nil
+}
+
+func TestLoadValidatesEveryBlockOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Load(mapenv(map[string]string{"PORT": "0"}), withBlocks{Addr: ":1"})
+	if err == nil || err.Error() != "config: PORT: must be positive" {
+		t.Fatalf("a bad block: %v", err)
+	}
+	_, err = Load(mapenv(nil), withBlocks{})
+	if err == nil || err.Error() != "config: HTTP_ADDR: must not be empty" {
+		t.Fatalf("the whole: %v", err)
+	}
+}
+
+func TestLoadKeepsTheBaseWhereNoDefault(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(mapenv(nil), withBlocks{Addr: ":8082"})
+	if err != nil || cfg.Addr != ":8082" || cfg.A.Port != 1 {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+	cfg, err = Load(mapenv(map[string]string{"HTTP_ADDR": ":9"}), withBlocks{Addr: ":8082"})
+	if err != nil || cfg.Addr != ":9" {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+}
+
+type embeds struct {
+	block
+	Name string `env:"NAME" envDefault:"x"`
+}
+
+// An embedded block's Validate is the outer struct's by promotion: it runs,
+// and once.
+func TestLoadValidatesAnEmbeddedBlock(t *testing.T) {
+	t.Parallel()
+	_, err := Load(mapenv(map[string]string{"PORT": "-1"}), embeds{})
+	if err == nil || err.Error() != "config: PORT: must be positive" {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+	got := Describe(withBlocks{Addr: ":8082"})
+	want := []Var{{"HTTP_ADDR", ":8082"}, {"PORT", "1"}, {"LOG", "info"}}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%v, want %v", got, want)
+		}
+	}
+	if got := Describe(sample{}); got[4] != (Var{"SECRET", ""}) {
+		t.Fatalf("a variable without a default shows one: %v", got)
 	}
 }

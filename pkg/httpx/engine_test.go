@@ -1,55 +1,36 @@
 package httpx_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/problem"
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
-
-// syncBuffer lets the race detector watch log writes from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type fixture struct {
 	engine *gin.Engine
-	logs   *syncBuffer
+	logs   *testinfra.SyncBuffer // written by the handlers' goroutines
 	reg    *prometheus.Registry
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testinfra.SyncBuffer{}
 	reg := prometheus.NewRegistry()
 	m, err := httpx.NewMetrics(reg)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := httpx.NewEngine(slog.New(slog.NewJSONHandler(logs, nil)), m)
 	e.GET("/tickets/:id", func(c *gin.Context) {
 		// Both lookups must work: the request context and gin's context (ContextWithFallback).
@@ -90,15 +71,21 @@ func TestRequestID(t *testing.T) {
 			rec := f.do(req)
 			got := rec.Header().Get("X-Request-ID")
 			if tt.keep {
-				assert.Equal(t, tt.sent, got)
-			} else {
-				assert.Len(t, got, 36)
-				assert.Equal(t, "7", got[14:15], "UUIDv7 expected, got %s", got)
+				if got != tt.sent {
+					t.Errorf("X-Request-ID %q, want the one sent, %q", got, tt.sent)
+				}
+			} else if len(got) != 36 {
+				t.Errorf("X-Request-ID %q has %d characters, want a 36-character UUID", got, len(got))
+			} else if got[14:15] != "7" {
+				t.Errorf("X-Request-ID %q has version %s, want a UUIDv7", got, got[14:15])
 			}
 			var body map[string]string
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
-			assert.Equal(t, got, body["rid"])
-			assert.Equal(t, got, body["rid2"])
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("decode %s: %v", rec.Body.String(), err)
+			}
+			if body["rid"] != got || body["rid2"] != got {
+				t.Errorf("request id from the request context %q, from gin's %q; want both %q", body["rid"], body["rid2"], got)
+			}
 		})
 	}
 }
@@ -112,18 +99,33 @@ func TestAccessLogHidesSecrets(t *testing.T) {
 	f.do(req)
 
 	line := f.logs.String()
-	assert.NotContains(t, line, "topsecret")
-	assert.NotContains(t, line, "sekret-token")
+	for _, secret := range []string{"topsecret", "sekret-token"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("access log shows %q: %s", secret, line)
+		}
+	}
 	var entry map[string]any
-	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(line)), &entry), line)
-	assert.Equal(t, "log-test-1", entry["request_id"])
-	assert.Equal(t, "GET", entry["method"])
-	assert.Equal(t, "/tickets/:id", entry["route"])
-	assert.Equal(t, "/tickets/42", entry["path"])
-	assert.EqualValues(t, 200, entry["status"])
-	assert.Contains(t, entry, "latency_ms")
-	assert.Contains(t, entry, "bytes")
-	assert.Contains(t, entry, "client_ip")
+	if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &entry); err != nil {
+		t.Fatalf("decode the access log line %s: %v", line, err)
+	}
+	for k, want := range map[string]string{
+		"request_id": "log-test-1",
+		"method":     "GET",
+		"route":      "/tickets/:id",
+		"path":       "/tickets/42",
+	} {
+		if got := entry[k]; got != want {
+			t.Errorf("%s = %#v, want %q", k, got, want)
+		}
+	}
+	if got, ok := entry["status"].(float64); !ok || got != 200 {
+		t.Errorf("status = %#v, want 200", entry["status"])
+	}
+	for _, k := range []string{"latency_ms", "bytes", "client_ip"} {
+		if _, ok := entry[k]; !ok {
+			t.Errorf("access log lacks %s: %s", k, line)
+		}
+	}
 }
 
 func TestRecovery(t *testing.T) {
@@ -133,14 +135,27 @@ func TestRecovery(t *testing.T) {
 	req.Header.Set("X-Request-ID", "panic-1")
 	rec := f.do(req)
 
-	assert.Equal(t, http.StatusInternalServerError, rec.Code)
-	assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
-	assert.NotContains(t, rec.Body.String(), "hunter2")
-	assert.Equal(t, "panic-1", rec.Header().Get("X-Request-ID"))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("status %d, want %d", rec.Code, http.StatusInternalServerError)
+	}
+	if got := rec.Header().Get("Content-Type"); got != problem.ContentType {
+		t.Errorf("Content-Type %q, want %q", got, problem.ContentType)
+	}
+	if strings.Contains(rec.Body.String(), "hunter2") {
+		t.Errorf("the response shows the panic's secret: %s", rec.Body.String())
+	}
+	if got := rec.Header().Get("X-Request-ID"); got != "panic-1" {
+		t.Errorf("X-Request-ID %q, want %q", got, "panic-1")
+	}
 	logs := f.logs.String()
-	assert.Contains(t, logs, `"msg":"panic in handler"`)
-	assert.Contains(t, logs, `"request_id":"panic-1"`)
-	assert.Contains(t, logs, `"status":500`, "a recovered panic is still access-logged")
+	for _, want := range []string{`"msg":"panic in handler"`, `"request_id":"panic-1"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+	if want := `"status":500`; !strings.Contains(logs, want) {
+		t.Errorf("log lacks %s: a recovered panic is still access-logged:\n%s", want, logs)
+	}
 }
 
 func TestNoRouteNoMethod(t *testing.T) {
@@ -159,14 +174,25 @@ func TestNoRouteNoMethod(t *testing.T) {
 		t.Run(tt.method+tt.path, func(t *testing.T) {
 			t.Parallel()
 			rec := f.do(httptest.NewRequest(tt.method, tt.path, nil))
-			assert.Equal(t, tt.code, rec.Code)
-			assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
-			assert.NotEmpty(t, rec.Header().Get("X-Request-ID"))
-			assert.Equal(t, tt.allow, rec.Header().Get("Allow"))
+			if rec.Code != tt.code {
+				t.Errorf("status %d, want %d", rec.Code, tt.code)
+			}
+			if got := rec.Header().Get("Content-Type"); got != problem.ContentType {
+				t.Errorf("Content-Type %q, want %q", got, problem.ContentType)
+			}
+			if rec.Header().Get("X-Request-ID") == "" {
+				t.Error("no X-Request-ID")
+			}
+			if got := rec.Header().Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
 			var p problem.Problem
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
-			assert.Equal(t, tt.code, p.Status)
-			assert.Equal(t, tt.path, p.Instance)
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("decode problem %s: %v", rec.Body.String(), err)
+			}
+			if p.Status != tt.code || p.Instance != tt.path {
+				t.Errorf("problem status %d, instance %q; want %d, %q", p.Status, p.Instance, tt.code, tt.path)
+			}
 		})
 	}
 }
@@ -179,26 +205,41 @@ func TestMetrics(t *testing.T) {
 	f.do(httptest.NewRequest(http.MethodGet, "/random/probe", nil))
 
 	rec := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	require.Equal(t, http.StatusOK, rec.Code)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics: status %d, want %d", rec.Code, http.StatusOK)
+	}
 	body := rec.Body.String()
-	assert.Contains(t, body, `http_requests_total{method="GET",route="/tickets/:id",status="200"} 2`)
-	assert.Contains(t, body, `http_requests_total{method="GET",route="unmatched",status="404"} 1`)
-	assert.Contains(t, body, `http_request_duration_seconds_count{method="GET",route="/tickets/:id"} 2`)
-	assert.NotContains(t, body, "/random/probe")
+	for _, want := range []string{
+		`http_requests_total{method="GET",route="/tickets/:id",status="200"} 2`,
+		`http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`http_request_duration_seconds_count{method="GET",route="/tickets/:id"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "/random/probe") {
+		t.Errorf("metrics name the unmatched path /random/probe:\n%s", body)
+	}
 
-	_, err := httpx.NewMetrics(f.reg)
-	assert.Error(t, err, "registering twice is reported, not a panic")
+	if _, err := httpx.NewMetrics(f.reg); err == nil {
+		t.Error("registering the metrics twice succeeded, want an error (not a panic)")
+	}
 }
 
 func TestNewRegistry(t *testing.T) {
 	t.Parallel()
 	mfs, err := httpx.NewRegistry().Gather()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	names := map[string]bool{}
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
-	assert.True(t, names["go_goroutines"])
+	if !names["go_goroutines"] {
+		t.Errorf("the registry lacks the Go collector's go_goroutines; it has %v", names)
+	}
 }
 
 func TestBodyLimit(t *testing.T) {
@@ -233,11 +274,17 @@ func TestBodyLimit(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			e.ServeHTTP(rec, req)
-			assert.Equal(t, tt.code, rec.Code)
+			if rec.Code != tt.code {
+				t.Errorf("status %d, want %d", rec.Code, tt.code)
+			}
 			if tt.code == 413 {
-				assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
+				if got := rec.Header().Get("Content-Type"); got != problem.ContentType {
+					t.Errorf("Content-Type %q, want %q", got, problem.ContentType)
+				}
 			}
 		})
 	}
-	assert.False(t, httpx.IsBodyTooLarge(io.ErrUnexpectedEOF))
+	if httpx.IsBodyTooLarge(io.ErrUnexpectedEOF) {
+		t.Error("IsBodyTooLarge(io.ErrUnexpectedEOF) = true, want false")
+	}
 }

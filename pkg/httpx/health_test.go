@@ -6,12 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 )
@@ -29,7 +28,9 @@ func ready(t *testing.T, checks ...httpx.Check) (int, readyBody) {
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	var body readyBody
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("decode /readyz body %s: %v", rec.Body.String(), err)
+	}
 	return rec.Code, body
 }
 
@@ -42,18 +43,35 @@ func TestHealthz(t *testing.T) {
 	e.GET("/healthz", httpx.Healthz())
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"status":"ok"}`, rec.Body.String())
+	if rec.Code != http.StatusOK {
+		t.Errorf("status %d, want %d", rec.Code, http.StatusOK)
+	}
+	var got, want any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("body %s is not JSON: %v", rec.Body.String(), err)
+	}
+	if err := json.Unmarshal([]byte(`{"status":"ok"}`), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("body %s, want the JSON %s", rec.Body.String(), `{"status":"ok"}`)
+	}
 }
 
 func TestReadyAllOK(t *testing.T) {
 	t.Parallel()
 	code, body := ready(t, httpx.Check{Name: "postgres", Fn: ok}, httpx.Check{Name: "redis", Fn: ok})
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, readyBody{Status: "ok"}, body)
+	if code != http.StatusOK {
+		t.Errorf("status %d, want %d", code, http.StatusOK)
+	}
+	if want := (readyBody{Status: "ok"}); !reflect.DeepEqual(body, want) {
+		t.Errorf("body %+v, want %+v", body, want)
+	}
 
 	code, _ = ready(t)
-	assert.Equal(t, http.StatusOK, code, "no checks means ready")
+	if code != http.StatusOK {
+		t.Errorf("no checks: status %d, want %d: no checks means ready", code, http.StatusOK)
+	}
 }
 
 func TestReadyFailing(t *testing.T) {
@@ -69,9 +87,16 @@ func TestReadyFailing(t *testing.T) {
 		httpx.Check{Name: "buggy", Fn: func(context.Context) error { panic("boom") }},
 		httpx.Check{Name: "redis", Fn: ok},
 	)
-	assert.Less(t, time.Since(start), httpx.CheckTimeout+time.Second, "checks run concurrently")
-	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Equal(t, readyBody{Status: "unavailable", Failing: map[string]string{
+	if took, limit := time.Since(start), httpx.CheckTimeout+time.Second; took >= limit {
+		t.Errorf("the probe took %v, want less than %v: checks run concurrently", took, limit)
+	}
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want %d", code, http.StatusServiceUnavailable)
+	}
+	want := readyBody{Status: "unavailable", Failing: map[string]string{
 		"postgres": "unreachable", "nats": "timeout", "stuck": "timeout", "buggy": "failed",
-	}}, body)
+	}}
+	if !reflect.DeepEqual(body, want) {
+		t.Errorf("body %+v, want %+v", body, want)
+	}
 }

@@ -41,3 +41,18 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("LOG_LEVEL: unknown value %q (want debug, info, warn or error)", s)
 	}
 }
+
+// Config is the logging block every process's configuration embeds.
+type Config struct {
+	Level  string `env:"LOG_LEVEL" envDefault:"info"`
+	Format string `env:"LOG_FORMAT" envDefault:"json"`
+}
+
+// Validate checks both values; the error names the variable.
+func (c Config) Validate() error {
+	_, err := New(c.Level, c.Format, nil)
+	return err
+}
+
+// Logger returns the logger c describes, writing to w.
+func (c Config) Logger(w io.Writer) (*slog.Logger, error) { return New(c.Level, c.Format, w) }

@@ -3,10 +3,8 @@ package logging_test
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/logging"
 )
@@ -30,15 +28,23 @@ func TestNew(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
 			log, err := logging.New(tt.level, tt.format, &buf)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			log.Debug("dbg")
-			assert.Equal(t, tt.logsDebug, bytes.Contains(buf.Bytes(), []byte("dbg")))
+			if got := bytes.Contains(buf.Bytes(), []byte("dbg")); got != tt.logsDebug {
+				t.Errorf("debug logged: %v, want %v; output %q", got, tt.logsDebug, buf.String())
+			}
 			buf.Reset()
 			log.Info("inf", "k", "v")
-			assert.Equal(t, tt.logsInfo, bytes.Contains(buf.Bytes(), []byte("inf")))
+			if got := bytes.Contains(buf.Bytes(), []byte("inf")); got != tt.logsInfo {
+				t.Errorf("info logged: %v, want %v; output %q", got, tt.logsInfo, buf.String())
+			}
 			if tt.logsInfo {
-				assert.Equal(t, tt.json, json.Valid(bytes.TrimSpace(buf.Bytes())), buf.String())
+				if got := json.Valid(bytes.TrimSpace(buf.Bytes())); got != tt.json {
+					t.Errorf("JSON: %v, want %v; output %q", got, tt.json, buf.String())
+				}
 			}
 		})
 	}
@@ -47,11 +53,20 @@ func TestNew(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	t.Parallel()
 	_, err := logging.New("verbose", "json", &bytes.Buffer{})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "LOG_LEVEL")
-	assert.Contains(t, err.Error(), `"verbose"`)
+	if err == nil {
+		t.Fatal(`New("verbose", ...) succeeded, want an error`)
+	}
+	for _, want := range []string{"LOG_LEVEL", `"verbose"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
 
 	_, err = logging.New("info", "xml", &bytes.Buffer{})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "LOG_FORMAT")
+	if err == nil {
+		t.Fatal(`New(..., "xml", ...) succeeded, want an error`)
+	}
+	if !strings.Contains(err.Error(), "LOG_FORMAT") {
+		t.Errorf("error %q lacks %q", err, "LOG_FORMAT")
+	}
 }

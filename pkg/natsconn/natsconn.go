@@ -4,12 +4,32 @@
 package natsconn
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
+
+// Config is the NATS block: where the server is and whose credentials to use.
+type Config struct {
+	URL   string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	Creds string `env:"NATS_CREDS"`
+}
+
+// Validate checks that a URL is given; nats.go says more at the first dial.
+func (c Config) Validate() error {
+	if c.URL == "" {
+		return errors.New("NATS_URL: must not be empty")
+	}
+	return nil
+}
+
+// Connect dials c as name; extra options come last and win.
+func (c Config) Connect(name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
+	return Connect(c.URL, c.Creds, name, log, extra...)
+}
 
 // Connect dials url as name; extra options come last and win.
 func Connect(url, creds, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/problem"
 )
@@ -26,32 +26,55 @@ func serve(t *testing.T, h gin.HandlerFunc, setup func(*gin.Context)) (*httptest
 	}, h, func(c *gin.Context) { after = true })
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x/1?token=secret", nil))
-	assert.False(t, after, "chain must be aborted")
+	if after {
+		t.Error("the handler after the problem ran: the chain must be aborted")
+	}
 	var p problem.Problem
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p), rec.Body.String())
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("decode problem %s: %v", rec.Body.String(), err)
+	}
 	return rec, p
 }
 
 func TestWriteDefaults(t *testing.T) {
 	t.Parallel()
 	rec, p := serve(t, func(c *gin.Context) { problem.NotFound(c, "no such ticket") }, nil)
-	assert.Equal(t, http.StatusNotFound, rec.Code)
-	assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
-	assert.Equal(t, problem.Problem{
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("status %d, want %d", rec.Code, http.StatusNotFound)
+	}
+	if got := rec.Header().Get("Content-Type"); got != problem.ContentType {
+		t.Errorf("Content-Type %q, want %q", got, problem.ContentType)
+	}
+	want := problem.Problem{
 		Type: "about:blank", Title: "Not Found", Status: 404, Detail: "no such ticket", Instance: "/x/1",
-	}, p)
-	assert.NotContains(t, rec.Body.String(), "errors")
+	}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("problem %+v, want %+v", p, want)
+	}
+	if strings.Contains(rec.Body.String(), "errors") {
+		t.Errorf("body %s has errors, want none", rec.Body.String())
+	}
 }
 
 func TestValidation(t *testing.T) {
 	t.Parallel()
 	errs := []problem.FieldError{{Field: "title", Message: "must not be empty"}}
 	rec, p := serve(t, func(c *gin.Context) { problem.Validation(c, errs) }, nil)
-	assert.Equal(t, http.StatusUnprocessableEntity, rec.Code)
-	assert.Equal(t, problem.TypeValidation, p.Type)
-	assert.Equal(t, "Validation failed", p.Title)
-	assert.Equal(t, errs, p.Errors)
-	assert.Contains(t, rec.Body.String(), `"errors":[{"field":"title","message":"must not be empty"}]`)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Errorf("status %d, want %d", rec.Code, http.StatusUnprocessableEntity)
+	}
+	if p.Type != problem.TypeValidation {
+		t.Errorf("type %q, want %q", p.Type, problem.TypeValidation)
+	}
+	if want := "Validation failed"; p.Title != want {
+		t.Errorf("title %q, want %q", p.Title, want)
+	}
+	if !reflect.DeepEqual(p.Errors, errs) {
+		t.Errorf("errors %+v, want %+v", p.Errors, errs)
+	}
+	if want := `"errors":[{"field":"title","message":"must not be empty"}]`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("body %s lacks %s", rec.Body.String(), want)
+	}
 }
 
 func TestHeaders(t *testing.T) {
@@ -75,7 +98,9 @@ func TestHeaders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec, _ := serve(t, tt.write, tt.setup)
-			assert.Equal(t, tt.want, rec.Header().Get(tt.header))
+			if got := rec.Header().Get(tt.header); got != tt.want {
+				t.Errorf("%s %q, want %q", tt.header, got, tt.want)
+			}
 		})
 	}
 }
@@ -99,10 +124,15 @@ func TestStatusTitles(t *testing.T) {
 		t.Run(http.StatusText(tt.code), func(t *testing.T) {
 			t.Parallel()
 			rec, p := serve(t, tt.write, nil)
-			assert.Equal(t, tt.code, rec.Code)
-			assert.Equal(t, tt.code, p.Status)
-			assert.Equal(t, http.StatusText(tt.code), p.Title)
-			assert.NotEmpty(t, p.Detail)
+			if rec.Code != tt.code || p.Status != tt.code {
+				t.Errorf("status %d, problem status %d, want %d", rec.Code, p.Status, tt.code)
+			}
+			if want := http.StatusText(tt.code); p.Title != want {
+				t.Errorf("title %q, want %q", p.Title, want)
+			}
+			if p.Detail == "" {
+				t.Error("no detail")
+			}
 		})
 	}
 }

@@ -5,8 +5,10 @@
 package redisconn
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -15,7 +17,20 @@ import (
 
 // ErrBadURL is the one-line configuration error; the parser's own message
 // is not used because it may quote the URL, password included.
-var ErrBadURL = errors.New("config: REDIS_URL: not a valid redis:// or rediss:// URL")
+var ErrBadURL = errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
+
+// Config is the Redis block of every process that uses the cache.
+type Config struct {
+	URL     string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	Cluster bool   `env:"REDIS_CLUSTER" envDefault:"false"`
+}
+
+// Validate parses the URL the way Open will, so a typo stops a process at
+// start instead of turning every read into a BYPASS.
+func (c Config) Validate() error { return Validate(c.URL, c.Cluster) }
+
+// Open returns the client c describes; see the package function.
+func (c Config) Open(t Tuning) (redis.UniversalClient, error) { return Open(c.URL, c.Cluster, t) }
 
 // Tuning overrides the client's defaults; a zero field keeps go-redis's.
 type Tuning struct {
@@ -80,4 +95,16 @@ func (t Tuning) apply(dial, read, write, pool *time.Duration, retries *int, name
 	if t.ClientName != "" {
 		*name = t.ClientName
 	}
+}
+
+// SetLogger sends go-redis's own messages (a failed dial while Redis is
+// down, for one) to log at debug level: the breaker's and the worker's own
+// lines say what matters, once, instead of a line per dial. go-redis keeps
+// one logger per process, so each main calls this once.
+func SetLogger(log *slog.Logger) { redis.SetLogger(libraryLog{log: log}) }
+
+type libraryLog struct{ log *slog.Logger }
+
+func (l libraryLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }

@@ -186,7 +186,8 @@ func probePostgres(ctx context.Context, rawURL string) error {
 	return conn.Ping(ctx)
 }
 
-// probeRedis speaks just enough RESP to get a PONG, so that this package needs no Redis client.
+// probeRedis speaks just enough RESP to get a PONG: one round trip within the probe's deadline, with no
+// client's retries, pool or logging behind it, and an error that says what answered instead.
 func probeRedis(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {

@@ -5,6 +5,8 @@ package ticket
 import (
 	"errors"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Status values.
@@ -23,6 +25,23 @@ const (
 	PriorityUrgent = "urgent"
 )
 
+// Sort keys of a list, as the API names them.
+const (
+	SortCreatedAt = "created_at"
+	SortUpdatedAt = "updated_at"
+	SortPriority  = "priority"
+	SortTitle     = "title"
+)
+
+// ValidSort reports whether s is one of the sort keys.
+func ValidSort(s string) bool {
+	switch s {
+	case SortCreatedAt, SortUpdatedAt, SortPriority, SortTitle:
+		return true
+	}
+	return false
+}
+
 // Field limits from the contract.
 const (
 	MaxTitleLen       = 200
@@ -32,10 +51,15 @@ const (
 	MaxTagLen         = 50
 )
 
-// Sentinel errors shared by both sides; adapters wrap driver errors into them.
+// Sentinel errors shared by both sides; adapters wrap driver errors into
+// them, and the HTTP layers map them to statuses without looking at a driver
+// error themselves.
 var (
 	ErrNotFound        = errors.New("ticket not found")
 	ErrVersionConflict = errors.New("ticket version conflict")
+	// ErrUnavailable is a store that does not answer (down, unreachable,
+	// timed out): the request may succeed when retried (503).
+	ErrUnavailable = errors.New("ticket store unavailable")
 )
 
 // Ticket is the API representation. Field order and JSON names are the
@@ -95,4 +119,18 @@ func (t Ticket) Clone() Ticket {
 // so what a write returns equals what a later read returns.
 func Timestamp(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
+}
+
+// ParseID accepts a ticket id in the canonical 36-character UUID form
+// (either case) and returns it in lower case, which is how Postgres prints
+// it and how the cache key ticket:{id} is spelt: one key per ticket.
+func ParseID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
 }

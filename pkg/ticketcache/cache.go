@@ -74,15 +74,25 @@ func (c *Cache) GetTicket(ctx context.Context, id string) (e Entry, found bool, 
 	if err != nil {
 		return e, false, fmt.Errorf("get ticket: %w", err)
 	}
-	var probe tombstone
-	if err := json.Unmarshal(b, &probe); err != nil {
+	e, err = ParseEntry(b)
+	if err != nil {
 		// Not ours or corrupted: a miss, which the next fenced write repairs.
 		return e, false, nil
 	}
-	if probe.Deleted {
-		return Entry{Version: probe.Version, Deleted: true}, true, nil
+	return e, true, nil
+}
+
+// ParseEntry reads the value of a ticket:{id} key: the API JSON, or a
+// tombstone. Operators' tools read entries with it too.
+func ParseEntry(b []byte) (Entry, error) {
+	var probe tombstone
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return Entry{}, fmt.Errorf("not a cached ticket: %w", err)
 	}
-	return Entry{JSON: b, Version: probe.Version}, true, nil
+	if probe.Deleted {
+		return Entry{Version: probe.Version, Deleted: true}, nil
+	}
+	return Entry{JSON: b, Version: probe.Version}, nil
 }
 
 // SetTicket stores t unless a version at least as new is cached; stored

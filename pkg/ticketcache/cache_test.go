@@ -1,7 +1,6 @@
 package ticketcache_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -23,13 +22,7 @@ func newCache(t *testing.T) (*ticketcache.Cache, redis.UniversalClient) {
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rdb.Close() })
 	prefix := testinfra.UniqueName(t, "t") + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
+	testinfra.CleanRedisPrefix(t, rdb, prefix)
 	return ticketcache.New(rdb, ticketcache.Keys{Prefix: prefix}, 10*time.Minute), rdb
 }
 

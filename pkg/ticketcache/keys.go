@@ -6,8 +6,9 @@
 //	                                            one cached list page; None for an absent filter
 //	tickets:gen:{status}:{assignee}             the generation of every list with those filters
 //
-// A change to a ticket bumps the generations of the (at most nine) filter
-// combinations it was or is in: O(1) work, no KEYS, no multi-key scripts, so
+// A change to a ticket bumps the generations of the (at most seven) filter
+// combinations it was or is in (any × any, and each of status and assignee
+// before and after, alone and together): O(1) work, no KEYS, no multi-key scripts, so
 // it works on Redis Cluster. A list page is cached under the generation read
 // *before* its database query, so a page computed from data older than a
 // change is stored under a generation nobody reads again: no stale set.
@@ -16,11 +17,15 @@ package ticketcache
 import (
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // None stands for an absent filter in keys, as in the original guide
 // (tickets:all:None:created_at:None).
 const None = "None"
+
+// firstPage stands for "no cursor" in list keys.
+const firstPage = "first"
 
 // Keys builds key names. Prefix is empty in production; tests set their own
 // so they can share one Redis.
@@ -52,10 +57,42 @@ func (k Keys) ListPrefix() string {
 func (k Keys) List(q ListQuery, gen int64) string {
 	cursor := q.Cursor
 	if cursor == "" {
-		cursor = "first"
+		cursor = firstPage
 	}
 	return k.ListPrefix() + part(q.Status) + ":" + q.SortBy + ":" + part(q.Assignee) + ":" +
 		q.Order + ":" + strconv.Itoa(q.Limit) + ":" + cursor + ":g" + strconv.FormatInt(gen, 10)
+}
+
+// ParseList reverses List: the page's query and generation, and false for
+// any key List would not build. Callers check the values themselves (a sort
+// the API does not offer, say).
+func (k Keys) ParseList(key string) (q ListQuery, gen int64, ok bool) {
+	rest, found := strings.CutPrefix(key, k.ListPrefix())
+	if !found {
+		return q, 0, false
+	}
+	p := strings.SplitN(rest, ":", 6)
+	if len(p) != 6 {
+		return q, 0, false
+	}
+	i := strings.LastIndex(p[5], ":")
+	if i < 0 || !strings.HasPrefix(p[5][i+1:], "g") {
+		return q, 0, false
+	}
+	cursor, genPart := p[5][:i], p[5][i+2:]
+	var err1, err2, err3, err4 error
+	gen, err1 = strconv.ParseInt(genPart, 10, 64)
+	q.Limit, err2 = strconv.Atoi(p[4])
+	q.Status, err3 = unpart(p[0])
+	q.Assignee, err4 = unpart(p[2])
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return ListQuery{}, 0, false
+	}
+	q.SortBy, q.Order = p[1], p[3]
+	if cursor != firstPage {
+		q.Cursor = cursor
+	}
+	return q, gen, k.List(q, gen) == key
 }
 
 // Gen is the generation key of the lists filtered by status and assignee
@@ -76,4 +113,12 @@ func part(v string) string {
 		return "%4Eone"
 	}
 	return url.QueryEscape(v)
+}
+
+// unpart reverses part.
+func unpart(v string) (string, error) {
+	if v == None {
+		return "", nil
+	}
+	return url.QueryUnescape(v)
 }

@@ -1,5 +1,7 @@
-// Package ticketdb owns the tickets schema: the embedded migrations and the
-// code that applies them. Both services and the tests migrate through here.
+// Package ticketdb is the tickets database as every process sees it: the
+// embedded migrations and the code that applies them, the columns of a
+// ticket and the SQL of a list page. Both services, ticketctl and the tests
+// go through here, so none of them spells the schema out again.
 package ticketdb
 
 import (

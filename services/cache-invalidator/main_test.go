@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,13 +14,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/service"
 )
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// run is main without the process, as the tests drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, ready func(string)) error {
+	return service.App.Run(ctx, svcmain.Env{Args: args, Getenv: getenv, Stdout: stdout, Ready: ready})
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -66,24 +72,6 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// syncBuffer is the log output, written by the service and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run waits for its stream (not ready meanwhile), applies events, serves
 // the ops endpoints, and stops when its context ends.
 func TestRunServesOpsAndAppliesEvents(t *testing.T) {
@@ -95,30 +83,19 @@ func TestRunServesOpsAndAppliesEvents(t *testing.T) {
 		"CACHE_KEY_PREFIX": name + ":", "STREAM_NAME": name, "STREAM_SUBJECT_PREFIX": stream.SubjectPrefix,
 		"DLQ_STREAM_NAME": name + "_DLQ", "DLQ_SUBJECT_PREFIX": "test." + name + ".dlq", "LOG_FORMAT": "text",
 	}
-	nc, err := nats.Connect(env["NATS_URL"])
+	js := testinfra.JetStream(t, env["NATS_URL"])
+	testinfra.DeleteStreamsAtCleanup(t, js, name, name+"_DLQ")
+	opts, err := redis.ParseURL(env["REDIS_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	t.Cleanup(func() {
-		_ = js.DeleteStream(context.Background(), name)
-		_ = js.DeleteStream(context.Background(), name+"_DLQ")
-	})
-	opts, _ := redis.ParseURL(env["REDIS_URL"])
 	rdb := redis.NewClient(opts)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, name+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	testinfra.CleanRedisPrefix(t, rdb, name+":")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testinfra.SyncBuffer
 	addrCh := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, envOf(env), &logs, func(a string) { addrCh <- a }) }()

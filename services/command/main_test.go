@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -11,17 +12,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
+	"github.com/ticketsys/ticketsys/services/command/internal/service"
 )
 
 const secret = "main-test-secret-that-is-32-bytes-or-more"
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// run is main without the process, as the tests drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, ready func(string)) error {
+	return service.App.Run(ctx, svcmain.Env{Args: args, Getenv: getenv, Stdout: stdout, Ready: ready})
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -81,14 +87,7 @@ func TestRunMigratesServesAndShutsDownGracefully(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate"}, envOf(env), &bytes.Buffer{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		nc, err := nats.Connect(env["NATS_URL"])
-		if err == nil {
-			js, _ := jetstream.New(nc)
-			_ = js.DeleteStream(context.Background(), name)
-			nc.Close()
-		}
-	})
+	testinfra.DeleteStreamsAtCleanup(t, testinfra.JetStream(t, env["NATS_URL"]), name)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -145,7 +144,9 @@ func TestRunMigratesServesAndShutsDownGracefully(t *testing.T) {
 	defer watcher.Close(context.Background())
 	testinfra.Eventually(t, 5*time.Second, func() bool {
 		var waiting int
-		_ = watcher.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks WHERE NOT granted`).Scan(&waiting)
+		// Sessions of this test's database only: other tests wait on locks of their own.
+		_ = watcher.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
 		return waiting > 0
 	}, "the write never waited on the lock")
 

@@ -1,26 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
+	"github.com/ticketsys/ticketsys/services/query/internal/service"
 )
 
 const secret = "main-test-secret-that-is-32-bytes-or-more"
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// run is main without the process, as the tests drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, ready func(string)) error {
+	return service.App.Run(ctx, svcmain.Env{Args: args, Getenv: getenv, Stdout: stdout, Ready: ready})
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -58,14 +63,20 @@ func TestRunServesAndStops(t *testing.T) {
 	dbURL := ticketsdb.New(t)
 	redisURL := testinfra.RedisURL(t)
 	prefix := testinfra.UniqueName(t, "m") + ":"
-	t.Cleanup(func() { dropPrefix(t, redisURL, prefix) })
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	testinfra.CleanRedisPrefix(t, rdb, prefix)
 	env := map[string]string{
 		"READ_DATABASE_URL": dbURL, "REDIS_URL": redisURL, "CACHE_KEY_PREFIX": prefix,
 		"AUTH_JWT_SECRET": secret, "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "5s",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &testinfra.SyncBuffer{}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, envOf(env), logs, func(a string) { addr <- a }) }()
@@ -92,41 +103,9 @@ func TestRunServesAndStops(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	for _, want := range []string{`"msg":"query service listening"`, `"msg":"query service stopped"`} {
+	for _, want := range []string{`"msg":"query listening"`, `"msg":"query stopped"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs)
 		}
 	}
-}
-
-func dropPrefix(t *testing.T, redisURL, prefix string) {
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

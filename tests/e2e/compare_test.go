@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 )
 
 // checkConvergence compares a snapshot of the cache with Postgres: every
@@ -35,8 +34,10 @@ func checkConvergence(t testing.TB, s *stack) convergence {
 				c.diffs = append(c.diffs, d)
 			}
 		case strings.HasPrefix(key, keys.ListPrefix()):
-			q, gen, ok := parseListKey(t, keys, key)
-			if !ok {
+			// Only first pages are compared; the tests never send a cursor.
+			q, gen, ok := keys.ParseList(key)
+			if !ok || q.Cursor != "" {
+				t.Errorf("unexpected list key %s", key)
 				continue
 			}
 			cur, _ := strconv.ParseInt(cached[keys.Gen(q.Status, q.Assignee)], 10, 64) // absent: 0
@@ -88,9 +89,8 @@ type pgState struct {
 
 func loadPostgres(ctx context.Context, t testing.TB, s *stack) pgState {
 	t.Helper()
-	rows, err := s.pool.Query(ctx, `SELECT id, title, description, status, priority, assignee, reporter, tags,
-		version, created_at, updated_at, deleted_at IS NOT NULL, row_number() OVER (ORDER BY title, id)
-		FROM tickets`)
+	rows, err := s.pool.Query(ctx, `SELECT `+ticketdb.Columns+`, deleted_at IS NOT NULL,
+		row_number() OVER (ORDER BY title, id) FROM tickets`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +100,10 @@ func loadPostgres(ctx context.Context, t testing.TB, s *stack) pgState {
 		var tk ticket.Ticket
 		var deleted bool
 		var rank int
-		if err := rows.Scan(&tk.ID, &tk.Title, &tk.Description, &tk.Status, &tk.Priority, &tk.Assignee,
-			&tk.Reporter, &tk.Tags, &tk.Version, &tk.CreatedAt, &tk.UpdatedAt, &deleted, &rank); err != nil {
+		if err := rows.Scan(ticketdb.ScanFields(&tk, &deleted, &rank)...); err != nil {
 			t.Fatal(err)
 		}
-		tk.CreatedAt, tk.UpdatedAt = tk.CreatedAt.UTC(), tk.UpdatedAt.UTC()
-		if tk.Tags == nil {
-			tk.Tags = []string{}
-		}
+		ticketdb.Normalize(&tk)
 		pg.rows[tk.ID], pg.deleted[tk.ID], pg.titleRank[tk.ID] = tk, deleted, rank
 	}
 	if err := rows.Err(); err != nil {
@@ -117,12 +113,9 @@ func loadPostgres(ctx context.Context, t testing.TB, s *stack) pgState {
 }
 
 func compareTicket(pg pgState, id, raw string) string {
-	var probe struct {
-		Version int64 `json:"version"`
-		Deleted bool  `json:"deleted"`
-	}
-	if err := json.Unmarshal([]byte(raw), &probe); err != nil {
-		return fmt.Sprintf("ticket %s: cached value is not JSON: %s", id, raw)
+	probe, err := ticketcache.ParseEntry([]byte(raw))
+	if err != nil {
+		return fmt.Sprintf("ticket %s: cached value is not a ticket: %s", id, raw)
 	}
 	row, ok := pg.rows[id]
 	switch {
@@ -186,33 +179,4 @@ func comparePage(pg pgState, key string, q ticketcache.ListQuery, raw string) st
 			key, gotJSON, got.NextCursor != nil, wantJSON, hasNext)
 	}
 	return ""
-}
-
-// parseListKey reads a list key back into its query:
-// tickets:all:{status}:{sort_by}:{assignee}:{order}:{limit}:{cursor}:g{gen}.
-// Only first pages are compared; the tests never send a cursor.
-func parseListKey(t testing.TB, keys ticketcache.Keys, key string) (ticketcache.ListQuery, int64, bool) {
-	parts := strings.Split(strings.TrimPrefix(key, keys.ListPrefix()), ":")
-	if len(parts) != 7 || parts[5] != "first" || !strings.HasPrefix(parts[6], "g") {
-		t.Errorf("unexpected list key %s", key)
-		return ticketcache.ListQuery{}, 0, false
-	}
-	filter := func(v string) string {
-		if v == ticketcache.None {
-			return ""
-		}
-		u, err := url.QueryUnescape(v)
-		if err != nil {
-			t.Errorf("list key %s: %v", key, err)
-		}
-		return u
-	}
-	limit, err1 := strconv.Atoi(parts[4])
-	gen, err2 := strconv.ParseInt(parts[6][1:], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		t.Errorf("list key %s: %v", key, err)
-		return ticketcache.ListQuery{}, 0, false
-	}
-	return ticketcache.ListQuery{Status: filter(parts[0]), SortBy: parts[1], Assignee: filter(parts[2]),
-		Order: parts[3], Limit: limit}, gen, true
 }

@@ -15,6 +15,7 @@ var packages = map[string]string{
 	"command":           "github.com/ticketsys/ticketsys/services/command",
 	"query":             "github.com/ticketsys/ticketsys/services/query",
 	"cache-invalidator": "github.com/ticketsys/ticketsys/services/cache-invalidator",
+	"ticketctl":         "github.com/ticketsys/ticketsys/cmd/ticketctl",
 }
 
 func TestMain(m *testing.M) {

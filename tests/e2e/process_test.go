@@ -1,16 +1,16 @@
 package e2e
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
 
 // process is one service binary running for a test.
@@ -18,7 +18,7 @@ type process struct {
 	name   string
 	url    string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testinfra.SyncBuffer
 	exited chan struct{}
 }
 
@@ -32,7 +32,7 @@ func startProcess(t testing.TB, name string, env map[string]string) *process {
 		vars = append(vars, k+"="+v)
 	}
 	vars = append(vars, "HTTP_ADDR="+addr) // later entries win
-	p := &process{name: name, url: "http://" + addr, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{name: name, url: "http://" + addr, out: &testinfra.SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binaries[name])
 	p.cmd.Env = vars
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -46,7 +46,7 @@ func startProcess(t testing.TB, name string, env map[string]string) *process {
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("---- %s log ----\n%s", name, p.out.tail(16<<10))
+			t.Logf("---- %s log ----\n%s", name, p.out.Tail(16<<10))
 		}
 	})
 	return p
@@ -76,7 +76,7 @@ func (p *process) waitReady(t testing.TB) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			t.Fatalf("%s exited before it was ready:\n%s", p.name, p.out.tail(8<<10))
+			t.Fatalf("%s exited before it was ready:\n%s", p.name, p.out.Tail(8<<10))
 		default:
 		}
 		res, err := client.Get(p.url + "/readyz")
@@ -92,7 +92,7 @@ func (p *process) waitReady(t testing.TB) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an effect
 	}
-	t.Fatalf("%s never became ready (last: %s):\n%s", p.name, last, p.out.tail(8<<10))
+	t.Fatalf("%s never became ready (last: %s):\n%s", p.name, last, p.out.Tail(8<<10))
 }
 
 func freeAddr(t testing.TB) string {
@@ -103,28 +103,4 @@ func freeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { return s.tail(8 << 10) }
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }

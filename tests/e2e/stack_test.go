@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
@@ -87,28 +86,11 @@ func newStackWith(t testing.TB, extra map[string]string) *stack {
 	}
 	s.rdb = redis.NewClient(opts)
 	s.cache = ticketcache.New(s.rdb, ticketcache.Keys{Prefix: prefix}, time.Minute)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := s.rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			s.rdb.Del(ctx, iter.Val())
-		}
-		_ = s.rdb.Close()
-	})
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if s.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // after the processes stopped (cleanups run last-in first-out)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.js.DeleteStream(ctx, name)
-		_ = s.js.DeleteStream(ctx, name+"_DLQ")
-	})
+	t.Cleanup(func() { _ = s.rdb.Close() })
+	testinfra.CleanRedisPrefix(t, s.rdb, prefix)
+	s.js = testinfra.JetStream(t, natsURL)
+	// Registered before the processes start, so it runs after they stopped (cleanups run last-in first-out).
+	testinfra.DeleteStreamsAtCleanup(t, s.js, name, name+"_DLQ")
 	if s.token, err = auth.Mint([]byte(jwtSecret), "e2e", []string{"tickets:read", "tickets:write"},
 		time.Hour, "", ""); err != nil {
 		t.Fatal(err)

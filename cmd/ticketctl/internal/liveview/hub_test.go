@@ -2,10 +2,9 @@ package liveview
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
@@ -36,19 +35,33 @@ func TestHubSlowClientDropsWithoutBlockingOthers(t *testing.T) {
 		testinfra.Eventually(t, 10*time.Second, func() bool { return len(got) == i }, "the fast client got frame %d", i)
 	}
 	<-done
-	assert.Zero(t, fast.takeDropped(), "the fast client lost nothing")
+	if n := fast.takeDropped(); n != 0 {
+		t.Errorf("the fast client lost %d frames, want none", n)
+	}
 	for i := 1; i <= 10; i++ {
-		assert.Equal(t, fmt.Sprintf("frame %d", i), string(<-got))
+		if got, want := string(<-got), fmt.Sprintf("frame %d", i); got != want {
+			t.Errorf("the fast client's frame %d is %q, want %q", i, got, want)
+		}
 	}
 
-	assert.Len(t, slow.ch, 4, "the slow client's buffer is full")
-	assert.Equal(t, uint64(6), slow.takeDropped(), "and the rest was dropped for it alone")
-	assert.Zero(t, slow.takeDropped(), "the count starts again once taken")
-	assert.Equal(t, "frame 1", string(<-slow.ch), "what was buffered is the oldest")
+	if n := len(slow.ch); n != 4 {
+		t.Errorf("the slow client's buffer holds %d frames, want 4: full", n)
+	}
+	if n := slow.takeDropped(); n != 6 {
+		t.Errorf("%d frames dropped for the slow client, want the other 6", n)
+	}
+	if n := slow.takeDropped(); n != 0 {
+		t.Errorf("dropped count %d after it was taken, want 0: the count starts again", n)
+	}
+	if got, want := string(<-slow.ch), "frame 1"; got != want {
+		t.Errorf("the slow client's first buffered frame is %q, want the oldest, %q", got, want)
+	}
 
 	h.unsubscribe(slow)
 	h.unsubscribe(fast)
-	assert.Zero(t, h.count())
+	if n := h.count(); n != 0 {
+		t.Errorf("%d clients after both unsubscribed, want 0", n)
+	}
 	h.broadcast([]byte("nobody listens")) // no clients: must not block or panic
 }
 
@@ -63,13 +76,23 @@ func TestHubBacklogAfterLastEventID(t *testing.T) {
 	h.broadcast([]byte("stats")) // not kept
 
 	c, backlog := h.subscribe(0)
-	assert.Equal(t, [][]byte{[]byte("3"), []byte("4"), []byte("5")}, backlog, "only the last 3 are kept")
+	if want := [][]byte{[]byte("3"), []byte("4"), []byte("5")}; !reflect.DeepEqual(backlog, want) {
+		t.Errorf("backlog %q, want only the last 3 kept, %q", backlog, want)
+	}
 	_, backlog = h.subscribe(4)
-	assert.Equal(t, [][]byte{[]byte("5")}, backlog, "after Last-Event-ID 4")
+	if want := [][]byte{[]byte("5")}; !reflect.DeepEqual(backlog, want) {
+		t.Errorf("backlog after Last-Event-ID 4 %q, want %q", backlog, want)
+	}
 	_, backlog = h.subscribe(5)
-	assert.Empty(t, backlog)
+	if len(backlog) != 0 {
+		t.Errorf("backlog after Last-Event-ID 5 %q, want none", backlog)
+	}
 
 	h.publish(6, []byte("6"))
-	assert.Equal(t, "6", string(<-c.ch))
-	assert.Equal(t, 3, h.count())
+	if got := string(<-c.ch); got != "6" {
+		t.Errorf("live frame %q, want %q", got, "6")
+	}
+	if n := h.count(); n != 3 {
+		t.Errorf("%d clients, want 3", n)
+	}
 }

@@ -79,6 +79,8 @@ type Server struct {
 	scraper *scraper
 	ratio   hitRatio
 	done    chan struct{} // closed when Run ends: open streams end with it
+	ending  chan struct{} // closed by EndStreams
+	endOnce sync.Once
 
 	mu        sync.Mutex
 	lastStats []byte // the latest stats frame, sent first to a new page
@@ -89,7 +91,7 @@ type Server struct {
 // New returns a Server; call Run to start the stats and serve Handler.
 func New(cfg Config) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, hub: newHub(cfg.Buffer, cfg.Keep), done: make(chan struct{})}
+	s := &Server{cfg: cfg, hub: newHub(cfg.Buffer, cfg.Keep), done: make(chan struct{}), ending: make(chan struct{})}
 	if cfg.MetricsURL != "" {
 		timeout := min(cfg.Interval, 2*time.Second)
 		s.scraper = &scraper{url: cfg.MetricsURL, client: &http.Client{Timeout: timeout}}
@@ -109,6 +111,11 @@ func (s *Server) Handler() http.Handler {
 	})
 	return securityHeaders(mux)
 }
+
+// EndStreams ends every open event stream, and those opened later at once,
+// so a server shutting down need not wait for them; the pages reconnect by
+// themselves to whatever serves next.
+func (s *Server) EndStreams() { s.endOnce.Do(func() { close(s.ending) }) }
 
 // Clients is the number of connected browsers.
 func (s *Server) Clients() int { return s.hub.count() }

@@ -7,13 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
@@ -33,12 +31,18 @@ func openStream(t *testing.T, url string, header http.Header) *sseStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	require.NoError(t, err)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req) //nolint:bodyclose // closed by close(), at the latest in the cleanup
-	require.NoError(t, err)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
 	s := &sseStream{resp: resp, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -102,24 +106,43 @@ func TestPageAndHealth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		resp, err := http.Get(ts.URL + tt.path)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tt.path, err)
+		}
 		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
-		assert.Equal(t, tt.status, resp.StatusCode, tt.path)
-		assert.Contains(t, resp.Header.Get("Content-Type"), tt.ctype, tt.path)
-		assert.Contains(t, string(body), tt.body, tt.path)
-		assert.Equal(t, "default-src 'self'; frame-ancestors 'none'", resp.Header.Get("Content-Security-Policy"), tt.path)
+		if resp.StatusCode != tt.status {
+			t.Errorf("GET %s: status %d, want %d", tt.path, resp.StatusCode, tt.status)
+		}
+		if got := resp.Header.Get("Content-Type"); !strings.Contains(got, tt.ctype) {
+			t.Errorf("GET %s: Content-Type %q, want %q in it", tt.path, got, tt.ctype)
+		}
+		if !strings.Contains(string(body), tt.body) {
+			t.Errorf("GET %s: body lacks %q:\n%s", tt.path, tt.body, body)
+		}
+		if got, want := resp.Header.Get("Content-Security-Policy"), "default-src 'self'; frame-ancestors 'none'"; got != want {
+			t.Errorf("GET %s: Content-Security-Policy %q, want %q", tt.path, got, want)
+		}
 	}
 	resp, err := http.Post(ts.URL+"/events", "text/plain", nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = resp.Body.Close()
-	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /events: status %d, want %d", resp.StatusCode, http.StatusMethodNotAllowed)
+	}
 
 	// The page must not depend on anything outside this server: the network may be closed.
+	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/`)
 	for _, p := range []string{"index.html", "app.js", "style.css"} {
 		b, err := staticFiles.ReadFile("static/" + p)
-		require.NoError(t, err)
-		assert.NotRegexp(t, `(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/`, string(b), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := external.Find(b); m != nil {
+			t.Errorf("%s refers to another server: %q", p, m)
+		}
 	}
 }
 
@@ -139,8 +162,12 @@ func TestEventsStreamStatsEventsAndDisconnect(t *testing.T) {
 	srv.Publish(Event{Seq: 41, Ticket: "before-open", Change: "CREATED", Version: 1})
 
 	s := openStream(t, ts.URL+"/events", http.Header{"Last-Event-ID": {"40"}})
-	assert.Equal(t, "text/event-stream", s.resp.Header.Get("Content-Type"))
-	assert.Equal(t, "no-cache", s.resp.Header.Get("Cache-Control"))
+	if got, want := s.resp.Header.Get("Content-Type"), "text/event-stream"; got != want {
+		t.Errorf("Content-Type %q, want %q", got, want)
+	}
+	if got, want := s.resp.Header.Get("Cache-Control"), "no-cache"; got != want {
+		t.Errorf("Cache-Control %q, want %q", got, want)
+	}
 	s.waitFor(t, "retry: 2000\n")
 	s.waitFor(t, "id: 41\nevent: ticket\ndata: {\"seq\":41,")
 	s.waitFor(t, `"ticket":"before-open"`)
@@ -166,7 +193,9 @@ func TestEventsStreamStatsEventsAndDisconnect(t *testing.T) {
 	// Seen again after Last-Event-ID 41: only the later one comes back.
 	again := openStream(t, ts.URL+"/events", http.Header{"Last-Event-ID": {"41"}})
 	again.waitFor(t, "live-one")
-	assert.NotContains(t, again.String(), "before-open")
+	if strings.Contains(again.String(), "before-open") {
+		t.Errorf("the event up to Last-Event-ID 41 was sent again: %q", again.String())
+	}
 
 	testinfra.Eventually(t, wait, func() bool { return srv.Clients() == 2 }, "two browsers connected")
 	s.close()
@@ -183,7 +212,9 @@ func TestEventsStreamLaggingNotice(t *testing.T) {
 		srv.Publish(Event{Seq: i, Ticket: "t"})
 	}
 	srv.hub.unsubscribe(c)
-	assert.Equal(t, uint64(2), c.takeDropped())
+	if n := c.takeDropped(); n != 2 {
+		t.Errorf("%d frames dropped, want 2", n)
+	}
 
 	// Through HTTP: the handler tells the browser before the next frame it sends.
 	srv = New(Config{Heartbeat: time.Hour})
@@ -218,7 +249,9 @@ func TestRunEndClosesStreams(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("the stream stayed open after Run ended")
 	}
-	assert.Zero(t, srv.Clients())
+	if n := srv.Clients(); n != 0 {
+		t.Errorf("%d clients after Run ended, want 0", n)
+	}
 }
 
 func TestOnlyDirectHostsAreServed(t *testing.T) {

@@ -15,6 +15,11 @@ const retryMillis = 2000
 // costs one goroutine for that long, and never slows the hub.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	// The server's read timeout is for requests, not for a stream that lasts
+	// as long as the page is open; its writes set their own deadline below.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return
+	}
 	after, _ := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64)
 	c, backlog := s.hub.subscribe(after)
 	defer s.hub.unsubscribe(c)
@@ -52,6 +57,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
+			return
+		case <-s.ending:
 			return
 		case <-heartbeat.C:
 			if !write([]byte(": heartbeat\n\n")) {

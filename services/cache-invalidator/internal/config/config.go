@@ -1,26 +1,29 @@
-// Package config reads the cache-invalidator's environment.
+// Package config is the cache-invalidator's environment: the shared blocks
+// and the settings of its own.
 package config
 
 import (
+	"cmp"
 	"errors"
-	"regexp"
 	"time"
 
 	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
 	"github.com/ticketsys/ticketsys/pkg/redisconn"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
 // Config is every setting of the cache-invalidator, with the contract's defaults.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8083"`
-	RedisURL        string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	RedisCluster    bool          `env:"REDIS_CLUSTER" envDefault:"false"`
-	CacheTTLSeconds int           `env:"CACHE_TTL_SECONDS" envDefault:"600"`
-	CacheKeyPrefix  string        `env:"CACHE_KEY_PREFIX"`
-	NATSURL         string        `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
-	NATSCreds       string        `env:"NATS_CREDS"`
-	StreamName      string        `env:"STREAM_NAME" envDefault:"TICKETS"`
-	SubjectPrefix   string        `env:"STREAM_SUBJECT_PREFIX" envDefault:"tickets.changed"`
+	svcmain.Base
+	HTTP            lifecycle.HTTPConfig
+	Redis           redisconn.Config
+	Cache           ticketcache.Config
+	NATS            natsconn.Config
+	Stream          ticketevent.StreamNames
 	ConsumerName    string        `env:"CONSUMER_NAME" envDefault:"cache-invalidator"`
 	DLQStreamName   string        `env:"DLQ_STREAM_NAME" envDefault:"TICKETS_DLQ"`
 	DLQPrefix       string        `env:"DLQ_SUBJECT_PREFIX" envDefault:"tickets.dlq"`
@@ -33,87 +36,51 @@ type Config struct {
 	RetryMax        time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"30s"`
 	ListRebumpDelay time.Duration `env:"LIST_REBUMP_DELAY" envDefault:"0s"`
 	Concurrency     int           `env:"WORKER_CONCURRENCY" envDefault:"16"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
 }
 
-var (
-	streamName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	subjectPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-	// Redis keys may hold anything, but a prefix with glob characters would
-	// make the operator's SCAN patterns lie.
-	keyPrefix = regexp.MustCompile(`^[A-Za-z0-9_:.-]*$`)
-)
+// Default is the configuration before the environment.
+func Default() Config {
+	return Config{HTTP: lifecycle.HTTPConfig{Addr: ":8083"}}
+}
 
-// Load reads and checks the configuration; an error is one line that names
+// Load reads the environment over Default; an error is one line that names
 // the variable.
 func Load(getenv func(string) string) (Config, error) {
-	cfg, err := envconfig.Load[Config](getenv)
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
+	return envconfig.Load(getenv, Default())
 }
 
-// CacheTTL is CACHE_TTL_SECONDS as a duration.
-func (c Config) CacheTTL() time.Duration {
-	return time.Duration(c.CacheTTLSeconds) * time.Second
-}
-
-func (c Config) validate() error {
-	if err := c.validateRedis(); err != nil {
+// Validate checks the invalidator's own settings; the blocks check theirs.
+func (c Config) Validate() error {
+	if err := cmp.Or(ticketevent.CheckName("CONSUMER_NAME", c.ConsumerName),
+		ticketevent.CheckName("DLQ_STREAM_NAME", c.DLQStreamName),
+		ticketevent.CheckSubjectPrefix("DLQ_SUBJECT_PREFIX", c.DLQPrefix)); err != nil {
 		return err
 	}
 	switch {
-	case !streamName.MatchString(c.StreamName):
-		return errors.New("config: STREAM_NAME: letters, digits, - and _ only")
-	case !subjectPrefix.MatchString(c.SubjectPrefix):
-		return errors.New("config: STREAM_SUBJECT_PREFIX: dot-separated tokens without wildcards")
-	case !streamName.MatchString(c.ConsumerName):
-		return errors.New("config: CONSUMER_NAME: letters, digits, - and _ only")
-	case !streamName.MatchString(c.DLQStreamName) || c.DLQStreamName == c.StreamName:
-		return errors.New("config: DLQ_STREAM_NAME: letters, digits, - and _ only, and not STREAM_NAME")
-	case !subjectPrefix.MatchString(c.DLQPrefix) || c.DLQPrefix == c.SubjectPrefix:
-		return errors.New("config: DLQ_SUBJECT_PREFIX: dot-separated tokens without wildcards, not STREAM_SUBJECT_PREFIX")
+	case c.DLQStreamName == c.Stream.Name:
+		return errors.New("DLQ_STREAM_NAME: must not be STREAM_NAME")
+	case c.DLQPrefix == c.Stream.SubjectPrefix:
+		return errors.New("DLQ_SUBJECT_PREFIX: must not be STREAM_SUBJECT_PREFIX")
 	case c.DLQReplicas < 1 || c.DLQReplicas > 5:
-		return errors.New("config: DLQ_REPLICAS: must be 1 to 5")
+		return errors.New("DLQ_REPLICAS: must be 1 to 5")
 	case c.DLQMaxAge <= 0:
-		return errors.New("config: DLQ_MAX_AGE: must be positive")
-	}
-	return c.validateConsumer()
-}
-
-func (c Config) validateRedis() error {
-	switch {
-	case c.CacheTTLSeconds < 1:
-		return errors.New("config: CACHE_TTL_SECONDS: must be positive")
-	case !keyPrefix.MatchString(c.CacheKeyPrefix):
-		return errors.New("config: CACHE_KEY_PREFIX: letters, digits, _ : . and - only")
-	}
-	return redisconn.Validate(c.RedisURL, c.RedisCluster)
-}
-
-func (c Config) validateConsumer() error {
-	switch {
+		return errors.New("DLQ_MAX_AGE: must be positive")
 	case c.AckWait < time.Second:
-		return errors.New("config: ACK_WAIT: must be at least 1s")
+		return errors.New("ACK_WAIT: must be at least 1s")
 	case c.MaxDeliver < 2 || c.MaxDeliver > 100:
-		return errors.New("config: MAX_DELIVER: must be 2 to 100")
+		return errors.New("MAX_DELIVER: must be 2 to 100")
 	case c.MaxAckPending < 1 || c.MaxAckPending > 100000:
-		return errors.New("config: MAX_ACK_PENDING: must be 1 to 100000")
+		return errors.New("MAX_ACK_PENDING: must be 1 to 100000")
 	case c.RetryMin <= 0:
-		return errors.New("config: RETRY_BACKOFF_MIN: must be positive")
-	case c.ListRebumpDelay < 0:
-		return errors.New("config: LIST_REBUMP_DELAY: must not be negative")
+		return errors.New("RETRY_BACKOFF_MIN: must be positive")
 	case c.RetryMax < c.RetryMin:
-		return errors.New("config: RETRY_BACKOFF_MAX: must be at least RETRY_BACKOFF_MIN")
+		return errors.New("RETRY_BACKOFF_MAX: must be at least RETRY_BACKOFF_MIN")
+	case c.ListRebumpDelay < 0:
+		return errors.New("LIST_REBUMP_DELAY: must not be negative")
 	case c.Concurrency < 1 || c.Concurrency > 1024:
-		return errors.New("config: WORKER_CONCURRENCY: must be 1 to 1024")
+		return errors.New("WORKER_CONCURRENCY: must be 1 to 1024")
 	case c.Concurrency > c.MaxAckPending:
-		return errors.New("config: WORKER_CONCURRENCY: must not exceed MAX_ACK_PENDING")
-	case c.ShutdownTimeout <= 0:
-		return errors.New("config: SHUTDOWN_TIMEOUT: must be positive")
+		return errors.New("WORKER_CONCURRENCY: must not exceed MAX_ACK_PENDING")
 	}
 	return nil
 }

@@ -1,85 +1,98 @@
-// Package service wires the cache-invalidator together: one place that knows
-// every dependency, used by main and by the tests.
+// Package service wires the cache-invalidator together: the one place that
+// knows every dependency, and the binary's command line. main and the tests
+// start it through App.
 package service
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
-	"github.com/ticketsys/ticketsys/pkg/natsconn"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
 	"github.com/ticketsys/ticketsys/pkg/redisconn"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/config"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/invalidation"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/worker"
 )
 
-// Service is a wired cache-invalidator: the ops HTTP handler and the worker.
-type Service struct {
-	Handler http.Handler
-	Worker  *worker.Worker
-	Metrics *worker.Metrics
-	rdb     redis.UniversalClient
-	nc      *nats.Conn
+// App is the cache-invalidator binary.
+var App = svcmain.App{
+	Name: "cache-invalidator",
+	Summary: "keeps the Redis cache in step with the ticket events: it consumes stream TICKETS with " +
+		"the durable consumer cache-invalidator, refreshes ticket:{id} and invalidates the list pages " +
+		"a change affects. Its HTTP address serves only /healthz, /readyz and /metrics.",
+	Commands: []svcmain.Command{
+		svcmain.NewCommand("serve", "consume the events and serve the ops endpoints (the default)",
+			config.Default(), serve),
+	},
 }
 
-// New builds the service. Neither NATS nor Redis need be up: the NATS
+// serve runs the consumer. Neither NATS nor Redis need be up: the NATS
 // connection retries in the background, the worker waits for its stream,
 // and failed cache writes are redelivered.
-func New(cfg config.Config, log *slog.Logger) (*Service, error) {
-	rdb, err := NewRedis(cfg)
+func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
+	redisconn.SetLogger(p.Log)
+	rdb, err := cfg.Redis.Open(redisconn.Tuning{ClientName: "ticketsys-cache-invalidator"})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	nc, err := natsconn.Connect(cfg.NATSURL, cfg.NATSCreds, "ticketsys-cache-invalidator", log)
+	nc, err := cfg.NATS.Connect("ticketsys-cache-invalidator", p.Log)
 	if err != nil {
 		_ = rdb.Close()
-		return nil, err
+		return err
 	}
-	closeAll := func() { nc.Close(); _ = rdb.Close() }
+	// The worker stops before these close: it hands buffered messages back
+	// and lets in-flight ones finish first.
+	closers := []func(){func() { _ = rdb.Close() }, func() { _ = nc.Drain() }}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("jetstream: %w", err)
+		nc.Close()
+		_ = rdb.Close()
+		return fmt.Errorf("jetstream: %w", err)
 	}
-	reg := httpx.NewRegistry()
+	reg := p.Registry
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
-		closeAll()
-		return nil, err
+		nc.Close()
+		_ = rdb.Close()
+		return err
 	}
 	wm, err := worker.NewMetrics(reg)
 	if err != nil {
-		closeAll()
-		return nil, err
+		nc.Close()
+		_ = rdb.Close()
+		return err
 	}
-	cache := ticketcache.New(rdb, ticketcache.Keys{Prefix: cfg.CacheKeyPrefix}, cfg.CacheTTL())
-	w := worker.New(WorkerConfig(cfg), js, cache, log, wm)
+	cache := ticketcache.New(rdb, cfg.Cache.Keys(), cfg.Cache.TTL())
+	w := worker.New(WorkerConfig(cfg), js, invalidation.New(cache, cfg.ListRebumpDelay, p.Log), p.Log, wm)
 	reg.MustRegister(w.LagCollector(), poolmetrics.NewRedis(rdb))
 
-	engine := httpx.NewEngine(log, httpMetrics)
+	engine := httpx.NewEngine(p.Log, httpMetrics)
 	httpx.RegisterOps(engine, reg,
 		httpx.Check{Name: "nats", Fn: func(context.Context) error { return natsUp(nc) }},
 		httpx.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		httpx.Check{Name: "consumer", Fn: w.Ready},
 	)
-	return &Service{Handler: engine, Worker: w, Metrics: wm, rdb: rdb, nc: nc}, nil
+	return p.Serve(ctx, cfg.HTTP, lifecycle.Spec{
+		Handler: engine,
+		Workers: []lifecycle.Worker{{Name: "consumer", Run: w.Run}},
+		Closers: closers,
+	})
 }
 
 // WorkerConfig maps the environment onto the worker's settings.
 func WorkerConfig(cfg config.Config) worker.Config {
 	return worker.Config{
-		Stream:        ticketevent.StreamOptions{Name: cfg.StreamName, SubjectPrefix: cfg.SubjectPrefix},
+		Stream:        ticketevent.StreamOptions{Name: cfg.Stream.Name, SubjectPrefix: cfg.Stream.SubjectPrefix},
 		Consumer:      cfg.ConsumerName,
 		DLQ:           ticketevent.StreamOptions{Name: cfg.DLQStreamName, SubjectPrefix: cfg.DLQPrefix, Replicas: cfg.DLQReplicas, MaxAge: cfg.DLQMaxAge},
 		AckWait:       cfg.AckWait,
@@ -91,24 +104,9 @@ func WorkerConfig(cfg config.Config) worker.Config {
 		AttachRetry:   time.Second,
 		// Well inside AckWait, so a slow Redis cannot make the server
 		// redeliver a message that is still being handled.
-		OpTimeout:       min(5*time.Second, cfg.AckWait/3),
-		PurgeGrace:      cfg.ShutdownTimeout,
-		ListRebumpDelay: cfg.ListRebumpDelay,
+		OpTimeout:  min(5*time.Second, cfg.AckWait/3),
+		PurgeGrace: cfg.HTTP.ShutdownTimeout,
 	}
-}
-
-// NewRedis opens the client REDIS_URL and REDIS_CLUSTER describe.
-func NewRedis(cfg config.Config) (redis.UniversalClient, error) {
-	return redisconn.Open(cfg.RedisURL, cfg.RedisCluster, redisconn.Tuning{ClientName: "ticketsys-cache-invalidator"})
-}
-
-// RedisLogger routes go-redis's own messages (dial failures while Redis is
-// down) into the service's structured log instead of bare stderr lines.
-type RedisLogger struct{ Log *slog.Logger }
-
-// Printf implements go-redis's logger interface.
-func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.Log.WarnContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }
 
 var errNATSDown = errors.New("not connected")
@@ -118,10 +116,4 @@ func natsUp(nc *nats.Conn) error {
 		return errNATSDown
 	}
 	return nil
-}
-
-// Close releases the connections after the worker stopped.
-func (s *Service) Close() {
-	_ = s.nc.Drain()
-	_ = s.rdb.Close()
 }

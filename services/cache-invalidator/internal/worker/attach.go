@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 )
 
 // attach creates or updates the dead-letter stream and the durable consumer,
@@ -31,7 +31,7 @@ func (w *Worker) attach(ctx context.Context) (jetstream.Consumer, error) {
 			level = w.log.Warn
 		}
 		level("waiting for the event stream", "stream", w.cfg.Stream.Name, "error", err)
-		if !sleep(ctx, w.cfg.AttachRetry) {
+		if !lifecycle.Sleep(ctx, w.cfg.AttachRetry) {
 			return nil, ctx.Err()
 		}
 	}
@@ -40,7 +40,7 @@ func (w *Worker) attach(ctx context.Context) (jetstream.Consumer, error) {
 func (w *Worker) tryAttach(ctx context.Context) (jetstream.Consumer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := w.js.CreateOrUpdateStream(ctx, DLQStreamConfig(w.cfg.DLQ)); err != nil {
+	if _, err := w.js.CreateOrUpdateStream(ctx, w.cfg.DLQ.DLQConfig()); err != nil {
 		return nil, fmt.Errorf("dead-letter stream %s: %w", w.cfg.DLQ.Name, err)
 	}
 	cons, err := w.js.CreateOrUpdateConsumer(ctx, w.cfg.Stream.Name, w.consumerConfig())
@@ -67,22 +67,5 @@ func (w *Worker) consumerConfig() jetstream.ConsumerConfig {
 		MaxDeliver:    w.cfg.MaxDeliver,
 		MaxAckPending: w.cfg.MaxAckPending,
 		FilterSubject: w.cfg.Stream.SubjectPrefix + ".>",
-	}
-}
-
-// DLQStreamConfig is the dead-letter stream: subjects <prefix>.<ticket_id>,
-// kept MaxAge for an operator to inspect and replay. Its duplicate window
-// drops a second copy when an ack to the original stream was lost.
-func DLQStreamConfig(o ticketevent.StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        o.Name,
-		Description: "TicketChanged events the cache-invalidator could not apply",
-		Subjects:    []string{o.SubjectPrefix + ".>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  ticketevent.DuplicateWindow,
-		MaxAge:      o.MaxAge,
-		Replicas:    o.Replicas,
-		Discard:     jetstream.DiscardOld,
 	}
 }

@@ -9,22 +9,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
-)
-
-// Headers a dead-lettered message carries besides the original ones, so an
-// operator can see why and replay it to the right place.
-const (
-	HeaderDLQReason       = "dlq-reason" // undecodable or exhausted
-	HeaderDLQError        = "dlq-error"  // the last error, one line
-	HeaderDLQSubject      = "dlq-original-subject"
-	HeaderDLQStream       = "dlq-original-stream"
-	HeaderDLQSequence     = "dlq-original-sequence" // stream sequence
-	HeaderDLQDeliveries   = "dlq-deliveries"
-	HeaderDLQConsumer     = "dlq-consumer"
-	HeaderDLQDeadLettered = "dlq-time"
 )
 
 // deadLetter copies msg to the DLQ, starts purging its keys, and acks the
@@ -44,14 +31,14 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstrea
 		out.Header[k] = append([]string(nil), v...)
 	}
 	set := func(k, v string) { out.Header[k] = []string{v} }
-	set(HeaderDLQReason, reason)
-	set(HeaderDLQError, oneLine(cause.Error()))
-	set(HeaderDLQSubject, msg.Subject())
-	set(HeaderDLQStream, md.Stream)
-	set(HeaderDLQSequence, strconv.FormatUint(md.Sequence.Stream, 10))
-	set(HeaderDLQDeliveries, strconv.FormatUint(md.NumDelivered, 10))
-	set(HeaderDLQConsumer, md.Consumer)
-	set(HeaderDLQDeadLettered, time.Now().UTC().Format(time.RFC3339Nano))
+	set(ticketevent.HeaderDLQReason, reason)
+	set(ticketevent.HeaderDLQError, oneLine(cause.Error()))
+	set(ticketevent.HeaderDLQOriginalSubject, msg.Subject())
+	set(ticketevent.HeaderDLQOriginalStream, md.Stream)
+	set(ticketevent.HeaderDLQOriginalSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+	set(ticketevent.HeaderDLQDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	set(ticketevent.HeaderDLQConsumer, md.Consumer)
+	set(ticketevent.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	// One DLQ copy per original message, even if the ack below is lost and
 	// the original comes back inside the duplicate window.
 	set(jetstream.MsgIDHeader, md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10))
@@ -86,39 +73,18 @@ func (w *Worker) startPurge(id string, ev *eventsv1.TicketChanged) {
 		defer w.m.PurgesPending.Dec()
 		for attempt := uint64(1); ; attempt++ {
 			ctx, cancel := context.WithTimeout(w.purgeCtx, w.cfg.OpTimeout)
-			err := w.purge(ctx, id, ev)
+			err := w.rule.Purge(ctx, id, ev)
 			cancel()
 			if err == nil {
 				return
 			}
 			w.log.Warn("purging keys of a dead-lettered event", "ticket_id", id, "attempt", attempt, "error", err)
-			if !sleep(w.purgeCtx, w.backoff(attempt)) {
+			if !lifecycle.Sleep(w.purgeCtx, w.backoff(attempt)) {
 				w.log.Error("gave up purging keys at shutdown; they expire by TTL", "ticket_id", id)
 				return
 			}
 		}
 	})
-}
-
-func (w *Worker) purge(ctx context.Context, id string, ev *eventsv1.TicketChanged) error {
-	if id != "" {
-		if err := w.cache.DeleteTicket(ctx, id); err != nil {
-			return err
-		}
-	}
-	var prev, next *ticket.Ticket
-	if p := ev.GetPrevious(); p != nil {
-		t := ticketevent.FromProto(p)
-		prev = &t
-	}
-	if n := ev.GetTicket(); n != nil {
-		t := ticketevent.FromProto(n)
-		next = &t
-	}
-	if prev == nil && next == nil {
-		return w.invalidateBroadly(ctx)
-	}
-	return w.cache.InvalidateLists(ctx, prev, next)
 }
 
 // ticketIDOf is the event's ticket id or, for an undecodable message, the

@@ -12,14 +12,13 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
-	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/worker"
 )
 
 // Redis stopped mid-stream: deliveries fail and come back with a delay,
 // and once Redis answers every ticket reaches its last version.
 func TestRedisOutageIsRetriedNotLost(t *testing.T) {
 	t.Parallel()
-	rs := startRedisServer(t)
+	rs := testinfra.StartRedisServer(t)
 	h := newHarnessOn(t, testinfra.NATSURL(t), rs.URL(), true)
 	r := h.start(h.config())
 
@@ -45,7 +44,7 @@ func TestRedisOutageIsRetriedNotLost(t *testing.T) {
 	if n := testutil.ToFloat64(r.m.Processed.WithLabelValues("updated", "retried")); n < 5 {
 		t.Fatalf("retried %v deliveries, want at least 5", n)
 	}
-	rs.Start()
+	rs.Start(t)
 	for _, tk := range tickets {
 		h.waitVersion(tk.ID, 2, false)
 	}
@@ -79,12 +78,12 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 	var msgs []string
 	testinfra.Eventually(t, 10*time.Second, func() bool { return len(h.dlqMessages()) == 3 }, "DLQ never held 3 messages")
 	for _, m := range h.dlqMessages() {
-		if m.Header.Get(worker.HeaderDLQReason) != "undecodable" || m.Header.Get(worker.HeaderDLQError) == "" ||
-			m.Header.Get(worker.HeaderDLQSequence) == "" || m.Header.Get(worker.HeaderDLQDeliveries) != "1" ||
-			m.Header.Get(worker.HeaderDLQStream) != h.stream.Name {
+		if m.Header.Get(ticketevent.HeaderDLQReason) != "undecodable" || m.Header.Get(ticketevent.HeaderDLQError) == "" ||
+			m.Header.Get(ticketevent.HeaderDLQOriginalSequence) == "" || m.Header.Get(ticketevent.HeaderDLQDeliveries) != "1" ||
+			m.Header.Get(ticketevent.HeaderDLQOriginalStream) != h.stream.Name {
 			t.Fatalf("DLQ message %s lacks its reason headers: %v", m.Subject, m.Header)
 		}
-		msgs = append(msgs, m.Subject+" <- "+m.Header.Get(worker.HeaderDLQSubject)+": "+m.Header.Get(worker.HeaderDLQError))
+		msgs = append(msgs, m.Subject+" <- "+m.Header.Get(ticketevent.HeaderDLQOriginalSubject)+": "+m.Header.Get(ticketevent.HeaderDLQError))
 	}
 	all := strings.Join(msgs, "\n")
 	for _, want := range []string{
@@ -125,8 +124,8 @@ func TestLastDeliveryFailureDeadLettersAndPurges(t *testing.T) {
 
 	testinfra.Eventually(t, 10*time.Second, func() bool { return len(h.dlqMessages()) == 1 }, "never dead-lettered")
 	m := h.dlqMessages()[0]
-	if m.Header.Get(worker.HeaderDLQReason) != "exhausted" || m.Header.Get(worker.HeaderDLQDeliveries) != "3" ||
-		!strings.Contains(m.Header.Get(worker.HeaderDLQError), "WRONGTYPE") || m.Subject != h.dlq.Subject(tk.ID) {
+	if m.Header.Get(ticketevent.HeaderDLQReason) != "exhausted" || m.Header.Get(ticketevent.HeaderDLQDeliveries) != "3" ||
+		!strings.Contains(m.Header.Get(ticketevent.HeaderDLQError), "WRONGTYPE") || m.Subject != h.dlq.Subject(tk.ID) {
 		t.Fatalf("DLQ message %s %v", m.Subject, m.Header)
 	}
 	if got, err := ticketevent.Unmarshal(m.Header.Get("content-type"), m.Data); err != nil || got.GetVersion() != next.Version {
@@ -150,7 +149,7 @@ func TestLastDeliveryFailureDeadLettersAndPurges(t *testing.T) {
 // DLQ at once and its keys are deleted as soon as Redis is back.
 func TestPurgeWaitsForRedis(t *testing.T) {
 	t.Parallel()
-	rs := startRedisServer(t)
+	rs := testinfra.StartRedisServer(t)
 	h := newHarnessOn(t, testinfra.NATSURL(t), rs.URL(), true)
 	tk := newTicket(t, "old")
 	if _, err := h.cache.SetTicket(context.Background(), tk); err != nil {
@@ -167,7 +166,7 @@ func TestPurgeWaitsForRedis(t *testing.T) {
 	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.PurgesPending) == 1 },
 		"no purge pending while Redis is down")
 
-	rs.Start()
+	rs.Start(t)
 	testinfra.Eventually(t, 10*time.Second, func() bool { _, found := h.entry(tk.ID); return !found },
 		"the stale ticket key survived: the purge never ran after Redis came back")
 	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.PurgesPending) == 0 },

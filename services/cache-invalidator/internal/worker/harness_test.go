@@ -18,6 +18,7 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/invalidation"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/worker"
 )
 
@@ -49,21 +50,9 @@ func newHarnessOn(t *testing.T, natsURL, redisURL string, createStream bool) *ha
 		stream:  ticketevent.StreamOptions{Name: name, SubjectPrefix: "test." + name + ".changed", Replicas: 1, MaxAge: time.Hour},
 		dlq:     ticketevent.StreamOptions{Name: name + "_DLQ", SubjectPrefix: "test." + name + ".dlq", Replicas: 1, MaxAge: time.Hour},
 	}
-	nc, err := nats.Connect(natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+	h.js = testinfra.JetStream(t, natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
 		nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if h.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = h.js.DeleteStream(ctx, h.stream.Name)
-		_ = h.js.DeleteStream(ctx, h.dlq.Name)
-	})
+	testinfra.DeleteStreamsAtCleanup(t, h.js, h.stream.Name, h.dlq.Name)
 	if createStream {
 		h.createStream()
 	}
@@ -76,14 +65,7 @@ func newHarnessOn(t *testing.T, natsURL, redisURL string, createStream bool) *ha
 	t.Cleanup(func() { _ = h.rdb.Close() })
 	prefix := name + ":"
 	h.cache = ticketcache.New(h.rdb, ticketcache.Keys{Prefix: prefix}, 10*time.Minute)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := h.rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			h.rdb.Del(ctx, iter.Val())
-		}
-	})
+	testinfra.CleanRedisPrefix(t, h.rdb, prefix)
 	return h
 }
 
@@ -127,6 +109,12 @@ func (h *harness) start(cfg worker.Config) *running {
 }
 
 func (h *harness) startWith(cfg worker.Config, cache *ticketcache.Cache) *running {
+	return h.startRule(cfg, cache, 0)
+}
+
+// startRule runs a worker whose rule bumps lists a second time after
+// rebumpDelay (0: never).
+func (h *harness) startRule(cfg worker.Config, cache *ticketcache.Cache, rebumpDelay time.Duration) *running {
 	h.t.Helper()
 	m, err := worker.NewMetrics(httpx.NewRegistry())
 	if err != nil {
@@ -137,7 +125,7 @@ func (h *harness) startWith(cfg worker.Config, cache *ticketcache.Cache) *runnin
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{w: worker.New(cfg, h.js, cache, log, m), m: m, cancel: cancel, done: make(chan error, 1)}
+	r := &running{w: worker.New(cfg, h.js, invalidation.New(cache, rebumpDelay, log), log, m), m: m, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- r.w.Run(ctx) }()
 	h.t.Cleanup(func() { r.stop(h.t) })
 	return r

@@ -13,8 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ticketsys/ticketsys/pkg/ticketcache"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/invalidation"
 )
 
 // Config is how the worker consumes; service fills it from the environment.
@@ -31,11 +32,6 @@ type Config struct {
 	AttachRetry   time.Duration // pause between attempts to find the stream
 	OpTimeout     time.Duration // bound on one message's Redis work
 	PurgeGrace    time.Duration // how long Run waits for pending purges on shutdown
-	// ListRebumpDelay, when positive, bumps a change's list generations a
-	// second time after this delay: a query service reading a lagging
-	// replica may have cached a page without the change under the
-	// generation of the first bump.
-	ListRebumpDelay time.Duration
 }
 
 func (c *Config) defaults() {
@@ -56,21 +52,22 @@ func (c *Config) defaults() {
 // Worker applies events to the cache. Run it once per process; several
 // processes share the consumer.
 type Worker struct {
-	cfg   Config
-	js    jetstream.JetStream
-	cache *ticketcache.Cache
-	log   *slog.Logger
-	m     *Metrics
+	cfg  Config
+	js   jetstream.JetStream
+	rule *invalidation.Rule
+	log  *slog.Logger
+	m    *Metrics
 
 	attached atomic.Bool
 	purges   sync.WaitGroup
 	purgeCtx context.Context // cancelled when Run gives up on pending purges
 }
 
-// New builds a worker; nothing talks to NATS or Redis before Run.
-func New(cfg Config, js jetstream.JetStream, cache *ticketcache.Cache, log *slog.Logger, m *Metrics) *Worker {
+// New builds a worker that applies rule; nothing talks to NATS or Redis
+// before Run.
+func New(cfg Config, js jetstream.JetStream, rule *invalidation.Rule, log *slog.Logger, m *Metrics) *Worker {
 	cfg.defaults()
-	return &Worker{cfg: cfg, js: js, cache: cache, log: log, m: m, purgeCtx: context.Background()}
+	return &Worker{cfg: cfg, js: js, rule: rule, log: log, m: m, purgeCtx: context.Background()}
 }
 
 // ErrNotAttached is the readiness failure before the consumer is bound.
@@ -86,7 +83,7 @@ func (w *Worker) Ready(context.Context) error {
 
 // Run consumes until ctx is done, then stops pulling, lets in-flight messages
 // finish (buffered ones are handed back with a Nak), waits up to PurgeGrace
-// for dead-letter purges, and returns. A missing stream or an unreachable
+// for dead-letter purges and for the rule's delayed bumps, and returns. A missing stream or an unreachable
 // NATS at start is waited out, not an error: the command service creates
 // the stream and may start later.
 func (w *Worker) Run(ctx context.Context) error {
@@ -96,6 +93,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.waitPurges()
 		cancelPurges()
 		w.purges.Wait()
+		w.rule.Close()
 	}()
 	for {
 		cons, err := w.attach(ctx)
@@ -108,7 +106,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		}
 		w.log.Warn("consumer lost, attaching again", "error", err)
-		if !sleep(ctx, w.cfg.AttachRetry) {
+		if !lifecycle.Sleep(ctx, w.cfg.AttachRetry) {
 			return nil
 		}
 	}
@@ -122,17 +120,5 @@ func (w *Worker) waitPurges() {
 	case <-done:
 	case <-time.After(w.cfg.PurgeGrace):
 		w.log.Error("shutdown with dead-letter purges pending; their keys expire by TTL")
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -258,9 +258,7 @@ func TestWaitsForNATSAndTheStream(t *testing.T) {
 func TestListRebumpAfterDelay(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	cfg := h.config()
-	cfg.ListRebumpDelay = 100 * time.Millisecond
-	h.start(cfg)
+	h.startRule(h.config(), h.cache, 100*time.Millisecond)
 	tk := newTicket(t, "replica")
 	h.publish(created(t, tk))
 	h.waitVersion(tk.ID, 1, false)

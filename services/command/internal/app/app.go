@@ -16,7 +16,8 @@ import (
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
 
-// Errors the HTTP layer maps to statuses.
+// Errors of the write use cases, besides ticket's ErrNotFound,
+// ErrVersionConflict and ErrUnavailable.
 var (
 	ErrIdempotencyInFlight = errors.New("idempotency key in flight")
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with another request")
@@ -31,20 +32,13 @@ type OutboxRecord struct {
 	Payload  []byte
 }
 
-// StoredResponse is the first response to an idempotent request.
-type StoredResponse struct {
-	Status  int
-	Headers map[string]string
-	Body    []byte
-}
-
-// Idempotency identifies a request that may be retried.
+// Idempotency identifies a create that may be retried: the same key (per
+// subject) with the same request answers with the ticket the first created;
+// RequestHash tells "the same request" from another one under that key.
 type Idempotency struct {
 	Subject     string
 	Key         string
 	RequestHash []byte
-	// Render makes the response that replays will return.
-	Render func(ticket.Ticket) (StoredResponse, error)
 }
 
 // UpdateFunc decides, from the locked current state, the new state and its
@@ -54,8 +48,9 @@ type UpdateFunc func(cur ticket.Ticket) (ticket.Ticket, *OutboxRecord, error)
 // Store is what the use cases need from persistence.
 type Store interface {
 	// Create stores t with its event, and the idempotency record when idem is
-	// set, in one transaction. A replay returns the stored response instead.
-	Create(ctx context.Context, t ticket.Ticket, rec OutboxRecord, idem *Idempotency) (*StoredResponse, error)
+	// set, in one transaction. A replay returns the ticket the first request
+	// created instead, and stores nothing.
+	Create(ctx context.Context, t ticket.Ticket, rec OutboxRecord, idem *Idempotency) (replay *ticket.Ticket, err error)
 	Update(ctx context.Context, id string, fn UpdateFunc) (ticket.Ticket, error)
 	Delete(ctx context.Context, id string, fn func(cur ticket.Ticket) (OutboxRecord, error)) error
 }

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -10,14 +12,26 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
-// CreateResult is the new ticket, or the first response of a replayed request.
+// CreateResult is the new ticket, or for a replayed request the one its first
+// request created.
 type CreateResult struct {
-	Ticket ticket.Ticket
-	Replay *StoredResponse
+	Ticket   ticket.Ticket
+	Replayed bool
 }
 
 // Create makes a ticket at version 1. The reporter defaults to the actor.
-func (c *Commands) Create(ctx context.Context, a Actor, p Patch, idem *Idempotency) (CreateResult, error) {
+// With an idempotency key (idemKey != ""), a retry of the same request
+// answers with the ticket the first one created.
+func (c *Commands) Create(ctx context.Context, a Actor, p Patch, idemKey string) (CreateResult, error) {
+	var idem *Idempotency
+	if idemKey != "" {
+		canon, err := json.Marshal(p) // deterministic: same fields, same order
+		if err != nil {
+			return CreateResult{}, fmt.Errorf("hash request: %w", err)
+		}
+		sum := sha256.Sum256(canon)
+		idem = &Idempotency{Subject: a.Subject, Key: idemKey, RequestHash: sum[:]}
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("new id: %w", err)
@@ -42,7 +56,7 @@ func (c *Commands) Create(ctx context.Context, a Actor, p Patch, idem *Idempoten
 		return CreateResult{}, err
 	}
 	if replay != nil {
-		return CreateResult{Replay: replay}, nil
+		return CreateResult{Ticket: *replay, Replayed: true}, nil
 	}
 	return CreateResult{Ticket: t}, nil
 }

@@ -1,74 +1,83 @@
-// Package config reads the command service's environment.
+// Package config is the command service's environment: the shared blocks
+// and the settings of its own.
 package config
 
 import (
 	"errors"
-	"regexp"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/ticketsys/ticketsys/pkg/auth"
-	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
+	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
-// Config is every setting of the command service, with the contract's defaults.
-type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8081"`
-	DatabaseURL     string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable"`
-	MigrateOnStart  bool          `env:"MIGRATE_ON_START" envDefault:"false"`
-	NATSURL         string        `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
-	NATSCreds       string        `env:"NATS_CREDS"`
-	StreamName      string        `env:"STREAM_NAME" envDefault:"TICKETS"`
-	SubjectPrefix   string        `env:"STREAM_SUBJECT_PREFIX" envDefault:"tickets.changed"`
-	StreamReplicas  int           `env:"STREAM_REPLICAS" envDefault:"1"`
-	StreamMaxAge    time.Duration `env:"STREAM_MAX_AGE" envDefault:"168h"`
-	EventSource     string        `env:"EVENT_SOURCE" envDefault:"/ticketsys/command"`
-	RelayEnabled    bool          `env:"OUTBOX_RELAY_ENABLED" envDefault:"true"`
-	PollInterval    time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"1s"`
-	BatchSize       int           `env:"OUTBOX_BATCH_SIZE" envDefault:"256"`
-	Retention       time.Duration `env:"OUTBOX_RETENTION" envDefault:"24h"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
-	Auth            auth.Config
+// Serve is the configuration of `command serve`.
+type Serve struct {
+	svcmain.Base
+	HTTP           lifecycle.HTTPConfig
+	DB             pgpool.Config
+	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"false"`
+	NATS           natsconn.Config
+	Stream         ticketevent.StreamNames
+	StreamReplicas int           `env:"STREAM_REPLICAS" envDefault:"1"`
+	StreamMaxAge   time.Duration `env:"STREAM_MAX_AGE" envDefault:"168h"`
+	EventSource    string        `env:"EVENT_SOURCE" envDefault:"/ticketsys/command"`
+	Relay          Relay
+	Auth           auth.Config
 }
 
-var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-var subjectPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-
-// Load reads and checks the configuration; an error is one line that names
-// the variable. Authentication is checked by the commands that serve
-// requests (Config.Auth.Validate), so `migrate` runs without a key.
-func Load(getenv func(string) string) (Config, error) {
-	cfg, err := envconfig.Load[Config](getenv)
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
+// Relay is how the outbox is relayed and kept.
+type Relay struct {
+	Enabled      bool          `env:"OUTBOX_RELAY_ENABLED" envDefault:"true"`
+	PollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"1s"`
+	BatchSize    int           `env:"OUTBOX_BATCH_SIZE" envDefault:"256"`
+	Retention    time.Duration `env:"OUTBOX_RETENTION" envDefault:"24h"`
 }
 
-func (c Config) validate() error {
-	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-		return errors.New("config: DATABASE_URL: not a valid PostgreSQL URL")
-	}
+// DefaultServe is the configuration before the environment.
+func DefaultServe() Serve {
+	return Serve{HTTP: lifecycle.HTTPConfig{Addr: ":8081"}}
+}
+
+// Validate checks the command service's own settings; the blocks check
+// theirs.
+func (c Serve) Validate() error {
 	switch {
 	case c.StreamReplicas < 1 || c.StreamReplicas > 5:
-		return errors.New("config: STREAM_REPLICAS: must be 1 to 5")
+		return errors.New("STREAM_REPLICAS: must be 1 to 5")
 	case c.StreamMaxAge <= 0:
-		return errors.New("config: STREAM_MAX_AGE: must be positive")
-	case !streamName.MatchString(c.StreamName):
-		return errors.New("config: STREAM_NAME: letters, digits, - and _ only")
-	case !subjectPrefix.MatchString(c.SubjectPrefix):
-		return errors.New("config: STREAM_SUBJECT_PREFIX: dot-separated tokens without wildcards")
-	case c.PollInterval <= 0:
-		return errors.New("config: OUTBOX_POLL_INTERVAL: must be positive")
-	case c.BatchSize < 1 || c.BatchSize > 10000:
-		return errors.New("config: OUTBOX_BATCH_SIZE: must be 1 to 10000")
-	case c.Retention <= 0:
-		return errors.New("config: OUTBOX_RETENTION: must be positive")
-	case c.ShutdownTimeout <= 0:
-		return errors.New("config: SHUTDOWN_TIMEOUT: must be positive")
+		return errors.New("STREAM_MAX_AGE: must be positive")
 	}
 	return nil
+}
+
+// Validate checks the relay's settings.
+func (r Relay) Validate() error {
+	switch {
+	case r.PollInterval <= 0:
+		return errors.New("OUTBOX_POLL_INTERVAL: must be positive")
+	case r.BatchSize < 1 || r.BatchSize > 10000:
+		return errors.New("OUTBOX_BATCH_SIZE: must be 1 to 10000")
+	case r.Retention <= 0:
+		return errors.New("OUTBOX_RETENTION: must be positive")
+	}
+	return nil
+}
+
+// StreamOptions is the events stream as the relay creates it.
+func (c Serve) StreamOptions() ticketevent.StreamOptions {
+	return ticketevent.StreamOptions{
+		Name: c.Stream.Name, SubjectPrefix: c.Stream.SubjectPrefix,
+		Replicas: c.StreamReplicas, MaxAge: c.StreamMaxAge,
+	}
+}
+
+// Migrate is the configuration of `command migrate`: it serves nobody, so it
+// needs no key.
+type Migrate struct {
+	svcmain.Base
+	DB pgpool.Config
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
-	"github.com/ticketsys/ticketsys/services/command/internal/ticketdb"
 )
 
 // lockKey is the advisory lock that elects the active relay of a database.
@@ -56,7 +56,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		r.log.Warn("outbox relay interrupted; retrying", "error", err, "retry_in", r.cfg.RetryInterval)
-		if !sleep(ctx, r.cfg.RetryInterval) {
+		if !lifecycle.Sleep(ctx, r.cfg.RetryInterval) {
 			return nil
 		}
 	}
@@ -79,7 +79,7 @@ func (r *Relay) lead(ctx context.Context) error {
 		if locked {
 			break
 		}
-		if !sleep(ctx, r.cfg.RetryInterval) {
+		if !lifecycle.Sleep(ctx, r.cfg.RetryInterval) {
 			return ctx.Err()
 		}
 	}
@@ -168,22 +168,8 @@ func (r *Relay) prune(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil {
 		return fmt.Errorf("prune outbox: %w", err)
 	}
-	if _, err := conn.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '`+ticketdb.KeyTTL+`'`); err != nil {
-		return fmt.Errorf("prune idempotency keys: %w", err)
-	}
 	if n := tag.RowsAffected(); n > 0 {
 		r.log.Debug("outbox pruned", "rows", n)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,12 +16,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
-	"github.com/ticketsys/ticketsys/services/command/internal/config"
 	"github.com/ticketsys/ticketsys/services/command/internal/service"
 )
 
@@ -72,56 +70,53 @@ func newStack(t testing.TB, natsURL string) *stack {
 	t.Cleanup(pool.Close)
 	s.pool = pool
 
-	nc, err := nats.Connect(natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testinfra.JetStream(t, natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	s.js = js
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = js.DeleteStream(ctx, name)
-	})
+	testinfra.DeleteStreamsAtCleanup(t, js, name)
 	return s
 }
 
-// start runs one command service instance with its relay; it stops at cleanup.
-func (s *stack) start(overrides ...string) *httptest.Server {
+// instance is one command service, started the way main starts it.
+type instance struct {
+	URL    string
+	client *http.Client
+}
+
+func (i *instance) Client() *http.Client { return i.client }
+
+// start runs one command service instance, with its relay unless
+// overridden, through the binary's own App; it stops at cleanup and must
+// stop cleanly.
+func (s *stack) start(overrides ...string) *instance {
 	s.t.Helper()
-	env := map[string]string{}
-	for k, v := range s.env {
-		env[k] = v
-	}
+	env := maps.Clone(s.env)
+	env["HTTP_ADDR"] = "127.0.0.1:0"
 	for i := 0; i+1 < len(overrides); i += 2 {
 		env[overrides[i]] = overrides[i+1]
 	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := service.New(ctx, cfg, log)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	srv := httptest.NewServer(svc.Handler)
-	var wg sync.WaitGroup
-	if cfg.RelayEnabled {
-		wg.Go(func() { _ = svc.Relay.Run(ctx) })
-	}
-	s.t.Cleanup(func() {
-		srv.Close()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- service.App.Run(ctx, svcmain.Env{Getenv: func(k string) string { return env[k] },
+			Stdout: io.Discard, Ready: func(a string) { addr <- a }})
+	}()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
 		cancel()
-		wg.Wait()
-		svc.Close()
+		s.t.Fatalf("the command service did not start: %v", err)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	s.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Errorf("the command service did not stop cleanly: %v", err)
+		}
+		client.CloseIdleConnections()
 	})
-	return srv
+	return &instance{URL: "http://" + a, client: client}
 }
 
 func token(t testing.TB, scopes ...string) string {
@@ -152,7 +147,7 @@ func (r resp) ticket(t testing.TB) ticket.Ticket {
 }
 
 // do sends a request with a write token unless headers set Authorization.
-func do(t testing.TB, srv *httptest.Server, method, path, body string, headers ...string) resp {
+func do(t testing.TB, srv *instance, method, path, body string, headers ...string) resp {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -192,7 +187,7 @@ func mustStatus(t testing.TB, r resp, want int) {
 	}
 }
 
-func createTicket(t testing.TB, srv *httptest.Server, title string) ticket.Ticket {
+func createTicket(t testing.TB, srv *instance, title string) ticket.Ticket {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"title": title})
 	r := do(t, srv, http.MethodPost, "/tickets", string(body))

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"net/http/httptest"
-
 	"github.com/google/uuid"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
@@ -75,7 +73,7 @@ func TestEventHeadersAndBody(t *testing.T) {
 func TestOrderAndExactlyOnceWithTwoInstances(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, "")
-	srvs := []*httptest.Server{s.start(), s.start()}
+	srvs := []*instance{s.start(), s.start()}
 	const tickets, writers, writes = 5, 4, 10
 	ids := make([]string, tickets)
 	for i := range ids {

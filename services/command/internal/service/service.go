@@ -1,104 +1,117 @@
-// Package service wires the command service together: one place that knows
-// every dependency, used by main and by the end-to-end tests.
+// Package service wires the command service together: the one place that
+// knows every dependency, and the binary's subcommands. main and the tests
+// start it the same way, through App.
 package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/exaring/otelpgx"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
-	"github.com/ticketsys/ticketsys/pkg/natsconn"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
-	"github.com/ticketsys/ticketsys/pkg/ticketevent"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 	"github.com/ticketsys/ticketsys/services/command/internal/app"
 	"github.com/ticketsys/ticketsys/services/command/internal/config"
+	"github.com/ticketsys/ticketsys/services/command/internal/postgres"
 	"github.com/ticketsys/ticketsys/services/command/internal/relay"
 	"github.com/ticketsys/ticketsys/services/command/internal/ticketapi"
-	"github.com/ticketsys/ticketsys/services/command/internal/ticketdb"
 )
 
-// Service is a wired command service.
-type Service struct {
-	Handler  http.Handler
-	Relay    *relay.Relay
-	pool     *pgxpool.Pool
-	nc       *nats.Conn
-	verifier *auth.Verifier
+// App is the command binary.
+var App = svcmain.App{
+	Name: "command",
+	Summary: "the ticket write service. It validates writes, stores each ticket with its " +
+		"TicketChanged event in one Postgres transaction, and relays the outbox to NATS JetStream.",
+	Commands: []svcmain.Command{
+		svcmain.NewCommand("serve", "serve the write API and relay the outbox (the default)",
+			config.DefaultServe(), serve),
+		svcmain.NewCommand("migrate", "apply the database migrations and exit",
+			config.Migrate{}, migrate),
+	},
 }
 
-// New connects to Postgres and NATS and builds the HTTP handler and relay.
-// NATS need not be up: writes only need Postgres, and the relay catches up.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, error) {
+// Intervals of the housekeeping the relay does not do.
+const (
+	pruneKeysEvery = time.Minute
+	publishTimeout = 5 * time.Second // well inside the stream's duplicate window
+)
+
+func migrate(ctx context.Context, p *svcmain.Process, cfg config.Migrate) error {
+	return ticketdb.Migrate(ctx, cfg.DB.URL, p.Log)
+}
+
+// serve runs the HTTP API, the outbox relay and the pruning of expired
+// idempotency keys. Writes need only Postgres: with NATS down they still
+// succeed and wait in the outbox, so NATS is not a readiness condition.
+func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
+	if cfg.MigrateOnStart {
+		if err := ticketdb.Migrate(ctx, cfg.DB.URL, p.Log); err != nil {
+			return err
+		}
+	}
 	verifier, err := auth.NewVerifier(cfg.Auth)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return nil, errors.New("config: DATABASE_URL: not a valid PostgreSQL URL")
+	closers := []func(){verifier.Close}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
 	}
-	poolCfg.ConnConfig.Tracer = otelpgx.NewTracer()
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	pool, err := pgpool.Open(ctx, cfg.DB.URL, pgpool.Options{AppName: "ticketsys-command"})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		closeAll()
+		return err
 	}
-	nc, err := natsconn.Connect(cfg.NATSURL, cfg.NATSCreds, "ticketsys-command", log)
+	closers = append(closers, pool.Close)
+	nc, err := cfg.NATS.Connect("ticketsys-command", p.Log)
 	if err != nil {
-		pool.Close()
-		return nil, err
+		closeAll()
+		return err
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second),
-		jetstream.WithPublishAsyncMaxPending(cfg.BatchSize*2))
+	closers = append(closers, func() { _ = nc.Drain() })
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout),
+		jetstream.WithPublishAsyncMaxPending(cfg.Relay.BatchSize*2))
 	if err != nil {
-		pool.Close()
-		nc.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
+		closeAll()
+		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	reg := httpx.NewRegistry()
+	reg := p.Registry
 	reg.MustRegister(poolmetrics.NewPgx(pool, "primary"))
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
-		pool.Close()
-		nc.Close()
-		return nil, err
+		closeAll()
+		return err
 	}
-	stream := ticketevent.StreamOptions{
-		Name: cfg.StreamName, SubjectPrefix: cfg.SubjectPrefix,
-		Replicas: cfg.StreamReplicas, MaxAge: cfg.StreamMaxAge,
-	}
-	rl := relay.New(relay.Config{
-		Stream:         stream,
-		PollInterval:   cfg.PollInterval,
-		BatchSize:      cfg.BatchSize,
-		PublishTimeout: 5 * time.Second,
-		Retention:      cfg.Retention,
-		PruneInterval:  time.Minute,
-		RetryInterval:  time.Second,
-	}, cfg.DatabaseURL, nc, js, log, relay.NewMetrics(reg))
-
-	cmds := app.New(ticketdb.New(pool), cfg.EventSource)
-	engine := httpx.NewEngine(log, httpMetrics, httpx.WithTracing("command"))
-	// Writes need only Postgres: with NATS down they still succeed and wait
-	// in the outbox, so NATS is not a readiness condition.
+	store := postgres.New(pool)
+	engine := httpx.NewEngine(p.Log, httpMetrics, httpx.WithTracing(p.Name))
 	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: pool.Ping})
-	ticketapi.Routes(engine, cmds, verifier, log)
-	return &Service{Handler: engine, Relay: rl, pool: pool, nc: nc, verifier: verifier}, nil
-}
+	ticketapi.Routes(engine, app.New(store, cfg.EventSource), verifier, p.Log)
 
-// Close releases the connections after the server and relay stopped.
-func (s *Service) Close() {
-	_ = s.nc.Drain()
-	s.pool.Close()
-	s.verifier.Close()
+	workers := []lifecycle.Worker{lifecycle.Every("idempotency key pruning", pruneKeysEvery, p.Log,
+		func(ctx context.Context) error { _, err := store.PruneKeys(ctx); return err })}
+	if cfg.Relay.Enabled {
+		rl := relay.New(relay.Config{
+			Stream:         cfg.StreamOptions(),
+			PollInterval:   cfg.Relay.PollInterval,
+			BatchSize:      cfg.Relay.BatchSize,
+			PublishTimeout: publishTimeout,
+			Retention:      cfg.Relay.Retention,
+			PruneInterval:  time.Minute,
+			RetryInterval:  time.Second,
+		}, cfg.DB.URL, nc, js, p.Log, relay.NewMetrics(reg))
+		// In-flight requests finish before the relay stops; rows they wrote
+		// that it has not sent stay in the outbox for whichever relay runs next.
+		workers = append(workers, lifecycle.Worker{Name: "outbox relay", Run: rl.Run})
+	}
+	return p.Serve(ctx, cfg.HTTP, lifecycle.Spec{Handler: engine, Workers: workers, Closers: closers})
 }

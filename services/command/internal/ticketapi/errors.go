@@ -1,13 +1,10 @@
 package ticketapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"net"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/problem"
@@ -19,8 +16,9 @@ type errorMapper struct {
 	log *slog.Logger
 }
 
-// write maps a use-case error to its status. Unexpected errors are logged
-// with the request id and answered without any detail.
+// write maps a use-case error to its status. Outages are 503 with
+// Retry-After; unexpected errors are logged with the request id and answered
+// without any detail.
 func (m *errorMapper) write(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, ticket.ErrNotFound):
@@ -31,7 +29,7 @@ func (m *errorMapper) write(c *gin.Context, err error) {
 		problem.Conflict(c, "a request with this Idempotency-Key is still in progress")
 	case errors.Is(err, app.ErrIdempotencyMismatch):
 		problem.Unprocessable(c, "this Idempotency-Key was used with another request body")
-	case unavailable(err):
+	case errors.Is(err, ticket.ErrUnavailable):
 		m.log.WarnContext(c.Request.Context(), "ticket store unavailable",
 			"request_id", httpx.RequestIDFrom(c.Request.Context()), "error", err)
 		problem.Unavailable(c, "the ticket store is unavailable; retry shortly")
@@ -40,15 +38,4 @@ func (m *errorMapper) write(c *gin.Context, err error) {
 			"request_id", httpx.RequestIDFrom(c.Request.Context()), "error", err)
 		problem.Internal(c)
 	}
-}
-
-// unavailable tells a dependency outage from a bug.
-func unavailable(err error) bool {
-	var (
-		connErr *pgconn.ConnectError
-		netErr  net.Error
-	)
-	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
-		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, context.Canceled)
 }

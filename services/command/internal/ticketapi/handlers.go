@@ -4,14 +4,12 @@
 package ticketapi
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
@@ -59,12 +57,11 @@ func readPatch(c *gin.Context, create bool) (app.Patch, bool) {
 
 // ticketID reads the path id; ids are UUIDs, anything else is a 400.
 func ticketID(c *gin.Context) (string, bool) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil || len(c.Param("id")) != 36 {
+	id, ok := ticket.ParseID(c.Param("id"))
+	if !ok {
 		problem.BadRequest(c, "the ticket id must be a UUID")
-		return "", false
 	}
-	return id.String(), true
+	return id, ok
 }
 
 func writeTicket(c *gin.Context, status int, t ticket.Ticket) {
@@ -73,7 +70,7 @@ func writeTicket(c *gin.Context, status int, t ticket.Ticket) {
 		problem.Internal(c)
 		return
 	}
-	c.Header("ETag", etag(t.Version))
+	c.Header("ETag", httpx.ETag(t.Version))
 	c.Data(status, "application/json", body)
 }
 
@@ -87,38 +84,16 @@ func (h *Handlers) create(c *gin.Context) {
 	if !ok {
 		return
 	}
-	a := actor(c)
-	var ik *app.Idempotency
-	if idem != "" {
-		canon, _ := json.Marshal(p) // deterministic: same fields, same order
-		sum := sha256.Sum256(canon)
-		ik = &app.Idempotency{Subject: a.Subject, Key: idem, RequestHash: sum[:], Render: renderCreated}
-	}
-	res, err := h.cmds.Create(c.Request.Context(), a, p, ik)
+	res, err := h.cmds.Create(c.Request.Context(), actor(c), p, idem)
 	if err != nil {
 		h.errs.write(c, err)
 		return
 	}
-	if r := res.Replay; r != nil {
-		for k, v := range r.Headers {
-			c.Header(k, v)
-		}
+	if res.Replayed {
 		c.Header("Idempotent-Replayed", "true")
-		c.Data(r.Status, "application/json", r.Body)
-		return
 	}
 	c.Header("Location", "/tickets/"+res.Ticket.ID)
 	writeTicket(c, http.StatusCreated, res.Ticket)
-}
-
-// renderCreated is the response a replay of a create returns.
-func renderCreated(t ticket.Ticket) (app.StoredResponse, error) {
-	body, err := json.Marshal(t)
-	return app.StoredResponse{
-		Status:  http.StatusCreated,
-		Headers: map[string]string{"Location": "/tickets/" + t.ID, "ETag": etag(t.Version)},
-		Body:    body,
-	}, err
 }
 
 // idempotencyKey reads the optional Idempotency-Key header.

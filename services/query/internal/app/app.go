@@ -57,7 +57,7 @@ type Store interface {
 }
 
 // Cache is the Redis key scheme of pkg/ticketcache behind a circuit breaker
-// (see rediscache.Guard). Any error means "Redis is not usable now".
+// (see cacheguard.Guard). Any error means "Redis is not usable now".
 type Cache interface {
 	Keys() ticketcache.Keys
 	GetTicket(ctx context.Context, id string) (ticketcache.Entry, bool, error)
@@ -68,13 +68,6 @@ type Cache interface {
 	SetList(ctx context.Context, key string, payload []byte) error
 }
 
-// Hooks are seams for tests that force an interleaving: each runs after the
-// Postgres read and before the cache write of a load.
-type Hooks struct {
-	BeforeTicketStore func(ctx context.Context, id string)
-	BeforeListStore   func(ctx context.Context, key string)
-}
-
 // Queries answers reads.
 type Queries struct {
 	store   Store
@@ -82,13 +75,12 @@ type Queries struct {
 	codec   cursor.Codec
 	log     *slog.Logger
 	metrics *Metrics
-	hooks   Hooks
 	flights singleflight.Group
 }
 
 // New returns the read use cases.
-func New(store Store, cache Cache, codec cursor.Codec, log *slog.Logger, m *Metrics, hooks Hooks) *Queries {
-	return &Queries{store: store, cache: cache, codec: codec, log: log, metrics: m, hooks: hooks}
+func New(store Store, cache Cache, codec cursor.Codec, log *slog.Logger, m *Metrics) *Queries {
+	return &Queries{store: store, cache: cache, codec: codec, log: log, metrics: m}
 }
 
 // observe counts a cache lookup and logs it at debug level.

@@ -88,9 +88,6 @@ func (q *Queries) fillTicket(ctx context.Context, id string) (ticketLoad, error)
 			return ticketLoad{}, fmt.Errorf("encode ticket: %w", err)
 		}
 	}
-	if h := q.hooks.BeforeTicketStore; h != nil {
-		h(ctx, id)
-	}
 	var stored bool
 	if row.Deleted {
 		stored, err = q.cache.SetTombstone(ctx, id, row.Ticket.Version)

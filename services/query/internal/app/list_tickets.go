@@ -101,9 +101,6 @@ func (q *Queries) fillList(ctx context.Context, lq ListQuery, key string, useCac
 	if !useCache {
 		return listLoad{body: body}, nil
 	}
-	if h := q.hooks.BeforeListStore; h != nil {
-		h(ctx, key)
-	}
 	q.afterFill(ctx, "list", key, true, q.cache.SetList(ctx, key, body))
 	return listLoad{body: body}, nil
 }

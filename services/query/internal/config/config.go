@@ -1,4 +1,5 @@
-// Package config reads the query service's environment.
+// Package config is the query service's environment: the shared blocks and
+// the settings of its own.
 package config
 
 import (
@@ -9,16 +10,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/envconfig"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/pkg/redisconn"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 )
-
-// DefaultDatabaseURL is the contract's DATABASE_URL default, which
-// READ_DATABASE_URL falls back to.
-const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable"
 
 // MinCursorSecretLen matches the HS256 secret rule: a cursor MAC key is no
 // weaker than the token key.
@@ -26,75 +25,59 @@ const MinCursorSecretLen = 32
 
 // Config is every setting of the query service, with the contract's defaults.
 type Config struct {
-	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8082"`
-	// ReadDatabaseURL is a read replica in production. Unset, it is
-	// DATABASE_URL, and unset too, the contract's default.
+	svcmain.Base
+	HTTP lifecycle.HTTPConfig
+	// DB is the primary, which READ_DATABASE_URL falls back to.
+	DB pgpool.Config
+	// ReadDatabaseURL is a read replica in production.
 	ReadDatabaseURL string `env:"READ_DATABASE_URL"`
-	DatabaseURL     string `env:"DATABASE_URL"`
-	RedisURL        string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	RedisCluster    bool   `env:"REDIS_CLUSTER" envDefault:"false"`
+	Redis           redisconn.Config
 	// RedisTimeout bounds every dial, read and write: an unreachable Redis
 	// costs a request at most this long before the breaker opens.
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"100ms"`
 	// RedisRetryInterval is how long the breaker stays open before one
 	// request probes Redis again.
 	RedisRetryInterval time.Duration `env:"REDIS_RETRY_INTERVAL" envDefault:"1s"`
-	CacheTTLSeconds    int           `env:"CACHE_TTL_SECONDS" envDefault:"600"`
-	CacheKeyPrefix     string        `env:"CACHE_KEY_PREFIX"`
-	CursorSecret       string        `env:"CURSOR_SECRET"`
-	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat          string        `env:"LOG_FORMAT" envDefault:"json"`
+	Cache              ticketcache.Config
+	CursorSecret       string `env:"CURSOR_SECRET"`
 	Auth               auth.Config
 }
 
-// Load reads and checks the configuration; an error is one line that names
+// Default is the configuration before the environment.
+func Default() Config {
+	return Config{HTTP: lifecycle.HTTPConfig{Addr: ":8082"}}
+}
+
+// Load reads the environment over Default; an error is one line that names
 // the variable.
 func Load(getenv func(string) string) (Config, error) {
-	cfg, err := envconfig.Load[Config](getenv)
-	if err != nil {
-		return cfg, err
-	}
-	if cfg.ReadDatabaseURL == "" {
-		cfg.ReadDatabaseURL = cfg.DatabaseURL
-	}
-	if cfg.ReadDatabaseURL == "" {
-		cfg.ReadDatabaseURL = DefaultDatabaseURL
-	}
-	return cfg, cfg.validate()
+	return envconfig.Load(getenv, Default())
 }
 
-func (c Config) validate() error {
-	if _, err := pgxpool.ParseConfig(c.ReadDatabaseURL); err != nil {
-		return errors.New("config: READ_DATABASE_URL (or DATABASE_URL): not a valid PostgreSQL URL")
-	}
-	if err := c.validateRedis(); err != nil {
-		return err
+// Validate checks the query service's own settings; the blocks check theirs.
+func (c Config) Validate() error {
+	if c.ReadDatabaseURL != "" {
+		if err := pgpool.CheckURL("READ_DATABASE_URL", c.ReadDatabaseURL); err != nil {
+			return err
+		}
 	}
 	switch {
-	case c.CacheTTLSeconds < 1:
-		return errors.New("config: CACHE_TTL_SECONDS: must be at least 1")
 	case c.RedisTimeout <= 0:
-		return errors.New("config: REDIS_TIMEOUT: must be positive")
+		return errors.New("REDIS_TIMEOUT: must be positive")
 	case c.RedisRetryInterval <= 0:
-		return errors.New("config: REDIS_RETRY_INTERVAL: must be positive")
-	case c.ShutdownTimeout <= 0:
-		return errors.New("config: SHUTDOWN_TIMEOUT: must be positive")
+		return errors.New("REDIS_RETRY_INTERVAL: must be positive")
 	case c.CursorSecret != "" && len(c.CursorSecret) < MinCursorSecretLen:
-		return fmt.Errorf("config: CURSOR_SECRET: must be at least %d bytes", MinCursorSecretLen)
+		return fmt.Errorf("CURSOR_SECRET: must be at least %d bytes", MinCursorSecretLen)
 	}
-	return c.Auth.Validate()
+	return nil
 }
 
-// validateRedis parses the URL the way the client will, so a typo stops the
-// process at start instead of turning every read into a BYPASS.
-func (c Config) validateRedis() error {
-	return redisconn.Validate(c.RedisURL, c.RedisCluster)
-}
-
-// CacheTTL is CACHE_TTL_SECONDS as a duration.
-func (c Config) CacheTTL() time.Duration {
-	return time.Duration(c.CacheTTLSeconds) * time.Second
+// ReadURL is READ_DATABASE_URL, else DATABASE_URL.
+func (c Config) ReadURL() string {
+	if c.ReadDatabaseURL != "" {
+		return c.ReadDatabaseURL
+	}
+	return c.DB.URL
 }
 
 // CursorKey is the HMAC key that signs list cursors. Every instance must use

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
 )
 
@@ -22,9 +23,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPAddr != ":8082" || cfg.ReadDatabaseURL != config.DefaultDatabaseURL ||
-		cfg.RedisURL != "redis://127.0.0.1:6379/0" || cfg.RedisCluster || cfg.CacheTTL() != 600*time.Second ||
-		cfg.CacheKeyPrefix != "" || cfg.RedisTimeout != 100*time.Millisecond || cfg.RedisRetryInterval != time.Second {
+	if cfg.HTTP.Addr != ":8082" || cfg.ReadURL() != pgpool.DefaultURL ||
+		cfg.Redis.URL != "redis://127.0.0.1:6379/0" || cfg.Redis.Cluster || cfg.Cache.TTL() != 600*time.Second ||
+		cfg.Cache.KeyPrefix != "" || cfg.RedisTimeout != 100*time.Millisecond || cfg.RedisRetryInterval != time.Second {
 		t.Fatalf("defaults %+v", cfg)
 	}
 }
@@ -34,11 +35,11 @@ func TestReadDatabaseURLFallsBackToDatabaseURL(t *testing.T) {
 	primary := "postgres://app@db:5432/tickets"
 	replica := "postgres://reader@replica:5432/tickets"
 	cfg, _ := load(t, map[string]string{"AUTH_JWT_SECRET": secret, "DATABASE_URL": primary})
-	if cfg.ReadDatabaseURL != primary {
+	if cfg.ReadURL() != primary {
 		t.Fatalf("got %s, want DATABASE_URL", cfg.ReadDatabaseURL)
 	}
 	cfg, _ = load(t, map[string]string{"AUTH_JWT_SECRET": secret, "DATABASE_URL": primary, "READ_DATABASE_URL": replica})
-	if cfg.ReadDatabaseURL != replica {
+	if cfg.ReadURL() != replica {
 		t.Fatalf("got %s, want READ_DATABASE_URL", cfg.ReadDatabaseURL)
 	}
 }
@@ -55,6 +56,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"REDIS_RETRY_INTERVAL": {"REDIS_RETRY_INTERVAL": "-1s"},
 		"SHUTDOWN_TIMEOUT":     {"SHUTDOWN_TIMEOUT": "0s"},
 		"CURSOR_SECRET":        {"CURSOR_SECRET": "short"},
+		"CACHE_KEY_PREFIX":     {"CACHE_KEY_PREFIX": "a*b"},
+		"HTTP_ADDR":            {"HTTP_ADDR": "8082"},
 	}
 	for want, env := range cases {
 		if want != "AUTH_JWT_SECRET" {

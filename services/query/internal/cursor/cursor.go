@@ -21,14 +21,6 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 )
 
-// Sort keys, as the API names them.
-const (
-	SortCreatedAt = "created_at"
-	SortUpdatedAt = "updated_at"
-	SortPriority  = "priority"
-	SortTitle     = "title"
-)
-
 // MaxLen bounds what Decode reads: a 200-character title escaped in JSON
 // and base64-encoded stays well below it.
 const MaxLen = 4096
@@ -58,11 +50,11 @@ type Key struct {
 // Of is the key of t under sortBy.
 func Of(sortBy string, t ticket.Ticket) Key {
 	switch sortBy {
-	case SortUpdatedAt:
+	case ticket.SortUpdatedAt:
 		return Key{Value: t.UpdatedAt, ID: t.ID}
-	case SortPriority:
+	case ticket.SortPriority:
 		return Key{Value: ticket.PriorityRank(t.Priority), ID: t.ID}
-	case SortTitle:
+	case ticket.SortTitle:
 		return Key{Value: t.Title, ID: t.ID}
 	default:
 		return Key{Value: t.CreatedAt, ID: t.ID}
@@ -155,15 +147,15 @@ func valueString(v any) string {
 
 func parseValue(sortBy, s string) (any, error) {
 	switch sortBy {
-	case SortCreatedAt, SortUpdatedAt:
+	case ticket.SortCreatedAt, ticket.SortUpdatedAt:
 		return time.Parse(time.RFC3339Nano, s)
-	case SortPriority:
+	case ticket.SortPriority:
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 4 {
 			return nil, ErrInvalid
 		}
 		return n, nil
-	case SortTitle:
+	case ticket.SortTitle:
 		return s, nil
 	}
 	return nil, ErrInvalid

@@ -23,10 +23,10 @@ func TestRoundTripEverySortKey(t *testing.T) {
 		sortBy string
 		want   any
 	}{
-		{cursor.SortCreatedAt, at},
-		{cursor.SortUpdatedAt, at.Add(time.Hour)},
-		{cursor.SortPriority, 3},
-		{cursor.SortTitle, tk.Title},
+		{ticket.SortCreatedAt, at},
+		{ticket.SortUpdatedAt, at.Add(time.Hour)},
+		{ticket.SortPriority, 3},
+		{ticket.SortTitle, tk.Title},
 	}
 	for _, tc := range cases {
 		s := cursor.Scope{SortBy: tc.sortBy, Order: "asc", Status: "open", Assignee: "alice"}
@@ -56,21 +56,21 @@ func TestRoundTripEverySortKey(t *testing.T) {
 
 func TestOtherQueryIsRefused(t *testing.T) {
 	t.Parallel()
-	base := cursor.Scope{SortBy: cursor.SortCreatedAt, Order: "desc"}
+	base := cursor.Scope{SortBy: ticket.SortCreatedAt, Order: "desc"}
 	raw := codec.Encode(base, cursor.Key{Value: time.Now(), ID: id})
 	for _, s := range []cursor.Scope{
-		{SortBy: cursor.SortUpdatedAt, Order: "desc"},
-		{SortBy: cursor.SortCreatedAt, Order: "asc"},
-		{SortBy: cursor.SortCreatedAt, Order: "desc", Status: "open"},
-		{SortBy: cursor.SortCreatedAt, Order: "desc", Assignee: "alice"},
+		{SortBy: ticket.SortUpdatedAt, Order: "desc"},
+		{SortBy: ticket.SortCreatedAt, Order: "asc"},
+		{SortBy: ticket.SortCreatedAt, Order: "desc", Status: "open"},
+		{SortBy: ticket.SortCreatedAt, Order: "desc", Assignee: "alice"},
 	} {
 		if _, err := codec.Decode(s, raw); !errors.Is(err, cursor.ErrOtherQuery) {
 			t.Errorf("%+v: %v, want ErrOtherQuery", s, err)
 		}
 	}
 	// Filters are bound exactly: moving text between them is another query.
-	a := cursor.Scope{SortBy: cursor.SortTitle, Order: "asc", Status: "open", Assignee: ""}
-	b := cursor.Scope{SortBy: cursor.SortTitle, Order: "asc", Status: "", Assignee: "open"}
+	a := cursor.Scope{SortBy: ticket.SortTitle, Order: "asc", Status: "open", Assignee: ""}
+	b := cursor.Scope{SortBy: ticket.SortTitle, Order: "asc", Status: "", Assignee: "open"}
 	if _, err := codec.Decode(b, codec.Encode(a, cursor.Key{Value: "x", ID: id})); !errors.Is(err, cursor.ErrOtherQuery) {
 		t.Errorf("swapped filters: %v", err)
 	}
@@ -78,7 +78,7 @@ func TestOtherQueryIsRefused(t *testing.T) {
 
 func TestTamperedOrForeignIsInvalid(t *testing.T) {
 	t.Parallel()
-	s := cursor.Scope{SortBy: cursor.SortPriority, Order: "desc"}
+	s := cursor.Scope{SortBy: ticket.SortPriority, Order: "desc"}
 	raw := codec.Encode(s, cursor.Key{Value: 2, ID: id})
 	b, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {

@@ -1,13 +1,12 @@
 package service_test
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 )
 
@@ -107,7 +106,7 @@ func TestListGenerationInvalidation(t *testing.T) {
 func TestCacheMetricsAndDebugLog(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "")
-	logs := &syncBuffer{}
+	logs := &testinfra.SyncBuffer{}
 	h.logOut = logs
 	h.start(nil, "LOG_LEVEL", "debug")
 	tk := h.insert(ticket.Ticket{})
@@ -135,22 +134,4 @@ func TestCacheMetricsAndDebugLog(t *testing.T) {
 	if r := h.get("/tickets/" + tk.ID); r.status != http.StatusOK {
 		t.Fatal(r.status)
 	}
-}
-
-// syncBuffer lets the race detector watch log writes from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

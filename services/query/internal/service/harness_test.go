@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
@@ -71,15 +72,8 @@ func newHarness(t testing.TB, redisURL string) *harness {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	testinfra.CleanRedisPrefix(t, rdb, prefix)
 	h.rdb = rdb
 	h.keys = ticketcache.Keys{Prefix: prefix}
 	h.cache = ticketcache.New(rdb, h.keys, 600*time.Second)
@@ -102,7 +96,7 @@ func (h *harness) start(opts []service.Option, overrides ...string) *httptest.Se
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(h.logOut, &slog.HandlerOptions{Level: level}))
-	svc, err := service.New(context.Background(), cfg, log, opts...)
+	svc, err := service.New(context.Background(), cfg, log, prometheus.NewRegistry(), opts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 // back, caching resumes by itself.
 func TestRedisOutageAndRecovery(t *testing.T) {
 	t.Parallel()
-	rp := startRedis(t)
+	rp := testinfra.StartRedisServer(t)
 	h := newHarness(t, rp.URL())
 	h.start(nil, "REDIS_RETRY_INTERVAL", "300ms")
 	tk := h.insert(ticket.Ticket{Title: "survives"})
@@ -79,7 +79,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	mustStatus(t, h.get("/readyz", "Authorization", ""), http.StatusOK)
 	mustStatus(t, h.get("/healthz", "Authorization", ""), http.StatusOK)
 
-	rp.Start()
+	rp.Start(t)
 	for _, p := range paths {
 		testinfra.Eventually(t, 15*time.Second, func() bool { return h.get(p).cache() == "HIT" }, "caching never resumed for %s", p)
 	}

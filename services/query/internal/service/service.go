@@ -1,5 +1,6 @@
-// Package service wires the query service together: one place that knows
-// every dependency, used by main and by the end-to-end tests.
+// Package service wires the query service together: the one place that
+// knows every dependency, and the binary's command line. main starts it
+// through App; tests build the handler with New.
 package service
 
 import (
@@ -14,47 +15,66 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
+	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/services/query/internal/app"
+	"github.com/ticketsys/ticketsys/services/query/internal/cacheguard"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
 	"github.com/ticketsys/ticketsys/services/query/internal/cursor"
-	"github.com/ticketsys/ticketsys/services/query/internal/readdb"
-	"github.com/ticketsys/ticketsys/services/query/internal/rediscache"
+	"github.com/ticketsys/ticketsys/services/query/internal/postgres"
 	"github.com/ticketsys/ticketsys/services/query/internal/ticketapi"
 )
+
+// App is the query binary.
+var App = svcmain.App{
+	Name: "query",
+	Summary: "the ticket read service. It answers reads from Redis, cache-aside, falling back to " +
+		"Postgres (a read replica in production) on a miss or when Redis is down.",
+	Commands: []svcmain.Command{
+		svcmain.NewCommand("serve", "serve the read API (the default)", config.Default(), serve),
+	},
+}
+
+func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
+	redisconn.SetLogger(p.Log)
+	svc, err := New(ctx, cfg, p.Log, p.Registry)
+	if err != nil {
+		return err
+	}
+	return p.Serve(ctx, cfg.HTTP, lifecycle.Spec{Handler: svc.Handler, Closers: []func(){svc.Close}},
+		"cache_ttl_seconds", cfg.Cache.TTLSeconds, "redis_cluster", cfg.Redis.Cluster)
+}
 
 // Service is a wired query service.
 type Service struct {
 	Handler  http.Handler
 	Pool     *pgxpool.Pool // read only; exposed for tests
-	Guard    *rediscache.Guard
+	Guard    *cacheguard.Guard
 	rdb      redis.UniversalClient
 	verifier *auth.Verifier
 }
 
-// Option changes the wiring; tests use them to count or interleave loads.
+// Option changes the wiring.
 type Option func(*options)
 
 type options struct {
 	wrapStore func(app.Store) app.Store
-	hooks     app.Hooks
 }
 
-// WithStore wraps the Postgres store, e.g. to count queries.
+// WithStore wraps the Postgres store; tests count its queries or act
+// between a read and the cache write that follows it.
 func WithStore(wrap func(app.Store) app.Store) Option {
 	return func(o *options) { o.wrapStore = wrap }
-}
-
-// WithHooks installs app.Hooks.
-func WithHooks(h app.Hooks) Option {
-	return func(o *options) { o.hooks = h }
 }
 
 // New builds the service. Neither Postgres nor Redis need be up: the pool
 // connects lazily (and /readyz reports it), and reads bypass a Redis that
 // does not answer.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry, opts ...Option) (*Service, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -63,27 +83,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	pool, err := readdb.Open(ctx, cfg.ReadDatabaseURL)
+	pool, err := pgpool.Open(ctx, cfg.ReadURL(), pgpool.Options{AppName: "ticketsys-query", ReadOnly: true})
 	if err != nil {
 		verifier.Close()
 		return nil, err
 	}
-	rdb, err := rediscache.NewClient(cfg.RedisURL, cfg.RedisCluster, cfg.RedisTimeout)
+	rdb, err := cacheguard.NewClient(cfg.Redis, cfg.RedisTimeout)
 	if err != nil {
 		pool.Close()
 		verifier.Close()
 		return nil, err
 	}
 	s := &Service{Pool: pool, rdb: rdb, verifier: verifier}
-	if err := s.build(cfg, log, o); err != nil {
+	if err := s.build(cfg, log, reg, o); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Service) build(cfg config.Config, log *slog.Logger, o options) error {
-	reg := httpx.NewRegistry()
+func (s *Service) build(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, o options) error {
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -101,14 +120,14 @@ func (s *Service) build(cfg config.Config, log *slog.Logger, o options) error {
 	}
 	reg.MustRegister(poolmetrics.NewPgx(s.Pool, "read"), poolmetrics.NewRedis(s.rdb))
 
-	cache := ticketcache.New(s.rdb, ticketcache.Keys{Prefix: cfg.CacheKeyPrefix}, cfg.CacheTTL())
-	s.Guard = rediscache.NewGuard(cache, cfg.RedisRetryInterval, log, breakerState)
-	var store app.Store = readdb.New(s.Pool)
+	cache := ticketcache.New(s.rdb, cfg.Cache.Keys(), cfg.Cache.TTL())
+	s.Guard = cacheguard.NewGuard(cache, cfg.RedisRetryInterval, log, breakerState)
+	var store app.Store = postgres.New(s.Pool)
 	if o.wrapStore != nil {
 		store = o.wrapStore(store)
 	}
 	codec := cursor.NewCodec(cfg.CursorKey())
-	queries := app.New(store, s.Guard, codec, log, cacheMetrics, o.hooks)
+	queries := app.New(store, s.Guard, codec, log, cacheMetrics)
 
 	engine := httpx.NewEngine(log, httpMetrics, httpx.WithTracing("query"))
 	// Reads need only Postgres: with Redis down they bypass the cache, so

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/ticketsys/ticketsys/services/query/internal/rediscache"
+	"github.com/ticketsys/ticketsys/services/query/internal/cacheguard"
 )
 
 // healthTimeout bounds /redis-health; the client's own timeouts are
@@ -21,7 +21,7 @@ const healthTimeout = 2 * time.Second
 func (h *Handlers) redisHealth(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), healthTimeout)
 	defer cancel()
-	latency, err := rediscache.Ping(ctx, h.rdb)
+	latency, err := cacheguard.Ping(ctx, h.rdb)
 	if err != nil {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": err.Error()})
 		return

@@ -26,10 +26,6 @@ var listParams = map[string]bool{
 	"status": true, "assignee": true, "sort_by": true, "order": true, "limit": true, "cursor": true,
 }
 
-var sortKeys = map[string]bool{
-	cursor.SortCreatedAt: true, cursor.SortUpdatedAt: true, cursor.SortPriority: true, cursor.SortTitle: true,
-}
-
 // list serves GET /tickets: one keyset page and the cursor of the next.
 func (h *Handlers) list(c *gin.Context) {
 	v, ok := query(c)
@@ -54,7 +50,7 @@ func (h *Handlers) list(c *gin.Context) {
 // once. The cursor is checked last, against the rest: it must come from a
 // list with the same sort_by, order and filters.
 func (h *Handlers) parseList(v url.Values) (app.ListQuery, []problem.FieldError) {
-	q := app.ListQuery{SortBy: cursor.SortCreatedAt, Order: "desc", Limit: DefaultLimit}
+	q := app.ListQuery{SortBy: ticket.SortCreatedAt, Order: "desc", Limit: DefaultLimit}
 	errs := onlyParams(v, listParams)
 	// An empty filter (status=) is no filter, as an HTML form sends it.
 	if s := v.Get("status"); s != "" {
@@ -70,7 +66,7 @@ func (h *Handlers) parseList(v url.Values) (app.ListQuery, []problem.FieldError)
 		q.Assignee = a
 	}
 	if s, ok := first(v, "sort_by"); ok {
-		if !sortKeys[s] {
+		if !ticket.ValidSort(s) {
 			errs = append(errs, fieldErr("sort_by", "must be one of created_at, updated_at, priority, title"))
 		}
 		q.SortBy = s

@@ -1,4 +1,4 @@
-package rediscache
+package cacheguard
 
 import (
 	"context"

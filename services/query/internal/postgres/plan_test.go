@@ -1,4 +1,4 @@
-package readdb
+package postgres
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
+	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 	"github.com/ticketsys/ticketsys/services/query/internal/app"
 	"github.com/ticketsys/ticketsys/services/query/internal/cursor"
 )
@@ -33,15 +35,15 @@ func TestEveryListShapeWalksAnIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	values := map[string]any{
-		cursor.SortCreatedAt: time.Now(), cursor.SortUpdatedAt: time.Now(),
-		cursor.SortPriority: 3, cursor.SortTitle: "m",
+		ticket.SortCreatedAt: time.Now(), ticket.SortUpdatedAt: time.Now(),
+		ticket.SortPriority: 3, ticket.SortTitle: "m",
 	}
 	for _, f := range []struct{ status, assignee string }{{"", ""}, {"open", ""}, {"", "alice"}, {"open", "alice"}} {
 		for sortBy, v := range values {
 			for _, order := range []string{"asc", "desc"} {
 				for _, after := range []*cursor.Key{nil, {Value: v, ID: "01936f4e-8a1c-7c3e-9a57-3f1d2b9c0e11"}} {
 					q := app.ListQuery{Status: f.status, Assignee: f.assignee, SortBy: sortBy, Order: order, Limit: 51, After: after}
-					sql, args := listSQL(q)
+					sql, args := ticketdb.PageSQL(page(q))
 					plan := explain(t, conn, sql, args)
 					if strings.Contains(plan, "Sort") || strings.Contains(plan, "Filter") || !strings.Contains(plan, "Index Scan") {
 						t.Errorf("%+v:\n%s\n%s", q, sql, plan)

@@ -1,4 +1,4 @@
-package rediscache_test
+package cacheguard_test
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
-	"github.com/ticketsys/ticketsys/services/query/internal/rediscache"
+	"github.com/ticketsys/ticketsys/services/query/internal/cacheguard"
 )
 
 func closedPort(t *testing.T) string {
@@ -34,28 +35,28 @@ func closedPort(t *testing.T) string {
 // pause it lets one probe through.
 func TestGuardOpensAndProbes(t *testing.T) {
 	t.Parallel()
-	rdb, err := rediscache.NewClient("redis://:secret-pw@127.0.0.1:"+closedPort(t)+"/0", false, 100*time.Millisecond)
+	rdb, err := cacheguard.NewClient(redisconn.Config{URL: "redis://:secret-pw@127.0.0.1:" + closedPort(t) + "/0"}, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g := rediscache.NewGuard(ticketcache.New(rdb, ticketcache.Keys{}, time.Minute), 200*time.Millisecond, log, nil)
+	g := cacheguard.NewGuard(ticketcache.New(rdb, ticketcache.Keys{}, time.Minute), 200*time.Millisecond, log, nil)
 	ctx := context.Background()
 	for i := range 3 {
-		if _, _, err := g.GetTicket(ctx, "x"); err == nil || errors.Is(err, rediscache.ErrOpen) {
+		if _, _, err := g.GetTicket(ctx, "x"); err == nil || errors.Is(err, cacheguard.ErrOpen) {
 			t.Fatalf("call %d: %v, want a connection error", i, err)
 		}
 	}
 	if g.State() != gobreaker.StateOpen {
 		t.Fatalf("state %v after three failures", g.State())
 	}
-	if err := g.SetList(ctx, "k", []byte("v")); !errors.Is(err, rediscache.ErrOpen) {
+	if err := g.SetList(ctx, "k", []byte("v")); !errors.Is(err, cacheguard.ErrOpen) {
 		t.Fatalf("while open: %v", err)
 	}
 	testinfra.Eventually(t, 5*time.Second, func() bool { return g.State() == gobreaker.StateHalfOpen },
 		"the breaker never let a probe through")
-	if _, err := g.Generation(ctx, ticketcache.ListQuery{}); err == nil || errors.Is(err, rediscache.ErrOpen) {
+	if _, err := g.Generation(ctx, ticketcache.ListQuery{}); err == nil || errors.Is(err, cacheguard.ErrOpen) {
 		t.Fatalf("probe: %v, want a connection error", err)
 	}
 	if g.State() != gobreaker.StateOpen {
@@ -66,12 +67,12 @@ func TestGuardOpensAndProbes(t *testing.T) {
 // A caller that gives up is not held against Redis.
 func TestGuardIgnoresCanceledCallers(t *testing.T) {
 	t.Parallel()
-	rdb, err := rediscache.NewClient(testinfra.RedisURL(t), false, 100*time.Millisecond)
+	rdb, err := cacheguard.NewClient(redisconn.Config{URL: testinfra.RedisURL(t)}, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	g := rediscache.NewGuard(ticketcache.New(rdb, ticketcache.Keys{Prefix: testinfra.UniqueName(t, "g") + ":"}, time.Minute),
+	g := cacheguard.NewGuard(ticketcache.New(rdb, ticketcache.Keys{Prefix: testinfra.UniqueName(t, "g") + ":"}, time.Minute),
 		time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -91,12 +92,12 @@ func TestGuardIgnoresCanceledCallers(t *testing.T) {
 func TestPingReasonsHideTheAddress(t *testing.T) {
 	t.Parallel()
 	port := closedPort(t)
-	rdb, err := rediscache.NewClient("redis://:secret-pw@127.0.0.1:"+port+"/0", false, 100*time.Millisecond)
+	rdb, err := cacheguard.NewClient(redisconn.Config{URL: "redis://:secret-pw@127.0.0.1:" + port + "/0"}, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	_, err = rediscache.Ping(context.Background(), rdb)
+	_, err = cacheguard.Ping(context.Background(), rdb)
 	if err == nil || err.Error() != "redis is unreachable" {
 		t.Fatalf("%v", err)
 	}
@@ -105,18 +106,18 @@ func TestPingReasonsHideTheAddress(t *testing.T) {
 			t.Fatalf("%q leaks %s", err, secret)
 		}
 	}
-	up, err := rediscache.NewClient(testinfra.RedisURL(t), false, 100*time.Millisecond)
+	up, err := cacheguard.NewClient(redisconn.Config{URL: testinfra.RedisURL(t)}, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	if d, err := rediscache.Ping(context.Background(), up); err != nil || d <= 0 {
+	if d, err := cacheguard.Ping(context.Background(), up); err != nil || d <= 0 {
 		t.Fatalf("%v %v", d, err)
 	}
-	if _, err := rediscache.NewClient("http://x", false, time.Second); err == nil {
+	if _, err := cacheguard.NewClient(redisconn.Config{URL: "http://x"}, time.Second); err == nil {
 		t.Fatal("bad URL accepted")
 	}
-	if _, err := rediscache.NewClient("redis://127.0.0.1:6379?bogus=1", true, time.Second); err == nil {
+	if _, err := cacheguard.NewClient(redisconn.Config{URL: "redis://127.0.0.1:6379?bogus=1", Cluster: true}, time.Second); err == nil {
 		t.Fatal("bad cluster URL accepted")
 	}
 }

@@ -1,7 +1,7 @@
-// Package rediscache connects to Redis and puts pkg/ticketcache behind a
-// circuit breaker, so that a Redis outage costs reads one short timeout,
-// not one per request.
-package rediscache
+// Package cacheguard puts the query service's cache (pkg/ticketcache) behind
+// a circuit breaker, on a Redis client that fails fast, so that a Redis
+// outage costs reads one short timeout, not one per request.
+package cacheguard
 
 import (
 	"context"
@@ -32,8 +32,8 @@ func dialTimeout(io time.Duration) time.Duration { return max(io, time.Second) }
 // rediss:// for TLS, as on ElastiCache) that fails fast: every dial, read,
 // write and pool wait is bounded, and nothing is retried, since a read that
 // cannot use Redis goes to Postgres instead of waiting.
-func NewClient(url string, cluster bool, timeout time.Duration) (redis.UniversalClient, error) {
-	return redisconn.Open(url, cluster, redisconn.Tuning{
+func NewClient(cfg redisconn.Config, timeout time.Duration) (redis.UniversalClient, error) {
+	return cfg.Open(redisconn.Tuning{
 		DialTimeout: dialTimeout(timeout), ReadTimeout: timeout, WriteTimeout: timeout,
 		PoolTimeout: poolTimeout(timeout), MaxRetries: -1, ClientName: clientName,
 	})

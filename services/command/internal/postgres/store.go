@@ -1,18 +1,19 @@
-// Package ticketdb is the command side's Postgres adapter: every change is
+// Package postgres is the command side's Postgres adapter: every change is
 // one transaction that writes the ticket, its outbox row and, for idempotent
-// requests, the stored response.
-package ticketdb
+// requests, the idempotency key. Driver errors leave it as the use cases'
+// own errors (ticket.ErrNotFound, ticket.ErrUnavailable, ...).
+package postgres
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketdb"
 	"github.com/ticketsys/ticketsys/services/command/internal/app"
 )
 
@@ -28,12 +29,13 @@ func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool}
 }
 
-const selectForUpdate = `SELECT id, title, description, status, priority, assignee, reporter, tags,
-	version, created_at, updated_at FROM tickets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+var wrap = ticketdb.Wrap
+
+const selectForUpdate = `SELECT ` + ticketdb.Columns + ` FROM tickets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
 
 // Create implements app.Store.
-func (s *Store) Create(ctx context.Context, t ticket.Ticket, rec app.OutboxRecord, idem *app.Idempotency) (*app.StoredResponse, error) {
-	var replay *app.StoredResponse
+func (s *Store) Create(ctx context.Context, t ticket.Ticket, rec app.OutboxRecord, idem *app.Idempotency) (*ticket.Ticket, error) {
+	var replay *ticket.Ticket
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if idem != nil {
 			r, err := claimKey(ctx, tx, idem)
@@ -47,17 +49,17 @@ func (s *Store) Create(ctx context.Context, t ticket.Ticket, rec app.OutboxRecor
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			t.ID, t.Title, t.Description, t.Status, t.Priority, t.Assignee, t.Reporter, t.Tags,
 			t.Version, t.CreatedAt, t.UpdatedAt); err != nil {
-			return fmt.Errorf("insert ticket: %w", err)
+			return err
 		}
 		if err := insertOutbox(ctx, tx, rec); err != nil {
 			return err
 		}
 		if idem != nil {
-			return storeResponse(ctx, tx, idem, t)
+			return storeKey(ctx, tx, idem, t)
 		}
 		return nil
 	})
-	return replay, err
+	return replay, wrap("create ticket", err)
 }
 
 // Update implements app.Store. The row lock serialises writers of one ticket,
@@ -82,17 +84,17 @@ func (s *Store) Update(ctx context.Context, id string, fn app.UpdateFunc) (ticke
 			WHERE id = $1`,
 			next.ID, next.Title, next.Description, next.Status, next.Priority, next.Assignee,
 			next.Reporter, next.Tags, next.Version, next.UpdatedAt); err != nil {
-			return fmt.Errorf("update ticket: %w", err)
+			return err
 		}
 		return insertOutbox(ctx, tx, *rec)
 	})
-	return out, err
+	return out, wrap("update ticket", err)
 }
 
 // Delete implements app.Store: the row stays as a tombstone with the next
 // version, so the version sequence of a ticket never repeats.
 func (s *Store) Delete(ctx context.Context, id string, fn func(ticket.Ticket) (app.OutboxRecord, error)) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		cur, err := lockTicket(ctx, tx, id)
 		if err != nil {
 			return err
@@ -103,34 +105,28 @@ func (s *Store) Delete(ctx context.Context, id string, fn func(ticket.Ticket) (a
 		}
 		if _, err := tx.Exec(ctx, `UPDATE tickets SET deleted_at = $2, updated_at = $2, version = $3
 			WHERE id = $1`, id, time.Now().UTC(), rec.Version); err != nil {
-			return fmt.Errorf("delete ticket: %w", err)
+			return err
 		}
 		return insertOutbox(ctx, tx, rec)
 	})
+	return wrap("delete ticket", err)
 }
 
 func lockTicket(ctx context.Context, tx pgx.Tx, id string) (ticket.Ticket, error) {
 	var t ticket.Ticket
-	err := tx.QueryRow(ctx, selectForUpdate, id).Scan(&t.ID, &t.Title, &t.Description, &t.Status,
-		&t.Priority, &t.Assignee, &t.Reporter, &t.Tags, &t.Version, &t.CreatedAt, &t.UpdatedAt)
+	err := tx.QueryRow(ctx, selectForUpdate, id).Scan(ticketdb.ScanFields(&t)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ticket.ErrNotFound
 	}
 	if err != nil {
-		return t, fmt.Errorf("lock ticket: %w", err)
+		return t, err
 	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	if t.Tags == nil {
-		t.Tags = []string{}
-	}
+	ticketdb.Normalize(&t)
 	return t, nil
 }
 
 func insertOutbox(ctx context.Context, tx pgx.Tx, rec app.OutboxRecord) error {
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, ticket_id, version, headers, payload)
 		VALUES ($1, $2, $3, $4, $5)`, rec.EventID, rec.TicketID, rec.Version, rec.Headers, rec.Payload)
-	if err != nil {
-		return fmt.Errorf("insert outbox: %w", err)
-	}
-	return nil
+	return err
 }

@@ -1,0 +1,81 @@
+// Package pgpool opens the services' Postgres pools from DATABASE_URL (or
+// READ_DATABASE_URL), traced with otelpgx and named in pg_stat_activity, and
+// tells a Postgres outage from a bug, so the adapters can say which it was.
+package pgpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultURL is the contract's DATABASE_URL default.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable"
+
+// Config is the Postgres block: the primary.
+type Config struct {
+	URL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable"`
+}
+
+// Validate parses the URL the way Open will, so a typo stops the process at
+// start; the error never quotes the URL, which may hold a password.
+func (c Config) Validate() error { return CheckURL("DATABASE_URL", c.URL) }
+
+// CheckURL is Validate for a URL read from another variable.
+func CheckURL(variable, url string) error {
+	if _, err := pgxpool.ParseConfig(url); err != nil {
+		return errors.New(variable + ": not a valid PostgreSQL URL")
+	}
+	return nil
+}
+
+// Options tune a pool.
+type Options struct {
+	// AppName is application_name, unless the URL sets one.
+	AppName string
+	// ReadOnly sets default_transaction_read_only=on for every session, so
+	// a write fails with SQLSTATE 25006 whatever the code asks for.
+	// (PgBouncer refuses startup parameters it does not know: behind one,
+	// configure it to pass this one on, or rely on the replica and the
+	// role.)
+	ReadOnly bool
+}
+
+// Open returns a pool on url (checked already). It connects lazily, so a
+// service starts while Postgres is down and /readyz tells when it answers.
+func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("not a valid PostgreSQL URL")
+	}
+	if o.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" && o.AppName != "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = o.AppName
+	}
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return pool, nil
+}
+
+// Unavailable tells a Postgres outage (refused, unreachable, timed out, a
+// connection lost mid-query, a request abandoned) from a bug: the first is
+// a 503 with Retry-After, the second a 500.
+func Unavailable(err error) bool {
+	var (
+		connErr *pgconn.ConnectError
+		netErr  net.Error
+	)
+	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
