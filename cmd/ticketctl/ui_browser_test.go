@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,10 +104,6 @@ func TestLiveViewInChromium(t *testing.T) {
 	// The header: two events wait for the durable consumer, the hit ratio is 90%.
 	within(ctx, t, "the lag shows a number", chromedp.Poll[bool](
 		`document.getElementById("lag-value").textContent === "2"`, chromedp.WithPollingTimeout(browserWait)))
-	lag := within(ctx, t, "read the lag", chromedp.Text(chromedp.ID("lag-value")))
-	if !regexp.MustCompile(`^\d+$`).MatchString(lag) {
-		t.Errorf("lag %q, want a number", lag)
-	}
 	lagClass := within(ctx, t, "read the lag's colour", chromedp.Evaluate[string](`document.getElementById("lag").className`))
 	if want := "tile ok"; lagClass != want {
 		t.Errorf("lag tile class %q, want %q: 2 pending is below the warning threshold", lagClass, want)

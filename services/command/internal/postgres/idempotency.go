@@ -16,11 +16,16 @@ import (
 // keyTTL is how long a created ticket is replayed for its key.
 const keyTTL = "24 hours"
 
-// claimKey makes the transaction the only one working on the key. A
-// transaction-scoped advisory lock, tried without waiting, tells a concurrent
-// request apart (409) from a later one, which finds the committed ticket
-// (replay) or a ticket made by another body (422).
+// claimKey makes the transaction the only one working on the key, or finds
+// the key's ticket. A committed key is read first, without a lock, so
+// concurrent retries of a finished request all replay it. Otherwise a
+// transaction-scoped advisory lock, tried without waiting, tells a request
+// still in flight (409) apart; once held, the key is read again, since the
+// request that held it may have committed just before.
 func claimKey(ctx context.Context, tx pgx.Tx, idem *app.Idempotency) (*ticket.Ticket, error) {
+	if t, found, err := readKey(ctx, tx, idem); found || err != nil {
+		return t, err
+	}
 	lockKey := fmt.Sprintf("idem:%d:%s:%s", len(idem.Subject), idem.Subject, idem.Key)
 	var locked bool
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, lockKey).
@@ -30,7 +35,14 @@ func claimKey(ctx context.Context, tx pgx.Tx, idem *app.Idempotency) (*ticket.Ti
 	if !locked {
 		return nil, app.ErrIdempotencyInFlight
 	}
+	t, _, err := readKey(ctx, tx, idem)
+	return t, err
+}
 
+// readKey finds a fresh key: its ticket when the request matches (a
+// replay), ErrIdempotencyMismatch when it does not. An expired key is
+// deleted and counts as absent.
+func readKey(ctx context.Context, tx pgx.Tx, idem *app.Idempotency) (*ticket.Ticket, bool, error) {
 	var (
 		hash  []byte
 		body  []byte
@@ -41,23 +53,23 @@ func claimKey(ctx context.Context, tx pgx.Tx, idem *app.Idempotency) (*ticket.Ti
 		Scan(&hash, &body, &fresh)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, nil
+		return nil, false, nil
 	case err != nil:
-		return nil, fmt.Errorf("read idempotency key: %w", err)
+		return nil, false, fmt.Errorf("read idempotency key: %w", err)
 	case !fresh:
 		if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE subject = $1 AND key = $2`,
 			idem.Subject, idem.Key); err != nil {
-			return nil, fmt.Errorf("expire idempotency key: %w", err)
+			return nil, false, fmt.Errorf("expire idempotency key: %w", err)
 		}
-		return nil, nil
+		return nil, false, nil
 	case !bytes.Equal(hash, idem.RequestHash):
-		return nil, app.ErrIdempotencyMismatch
+		return nil, true, app.ErrIdempotencyMismatch
 	}
 	var t ticket.Ticket
 	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, fmt.Errorf("read idempotency key: %w", err)
+		return nil, true, fmt.Errorf("read idempotency key: %w", err)
 	}
-	return &t, nil
+	return &t, true, nil
 }
 
 func storeKey(ctx context.Context, tx pgx.Tx, idem *app.Idempotency, t ticket.Ticket) error {

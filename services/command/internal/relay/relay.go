@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -65,7 +66,13 @@ func (r *Relay) Run(ctx context.Context) error {
 // lead holds one database session: wait for the lock, then publish until
 // something fails. Closing the session releases the lock for another relay.
 func (r *Relay) lead(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, r.dbURL)
+	// Parsed as the pool parses it, so pool settings in DATABASE_URL
+	// (pool_max_conns, ...) are not sent to Postgres as session parameters.
+	pcfg, err := pgxpool.ParseConfig(r.dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, pcfg.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,13 @@ type stack struct {
 	pool    *pgxpool.Pool
 	js      jetstream.JetStream
 	env     map[string]string
+
+	// published counts every publish on the stream's subjects by message
+	// id, seen by a plain subscriber: JetStream drops a repeated id inside
+	// its duplicate window, so the stored messages alone cannot show a relay
+	// that publishes twice.
+	mu        sync.Mutex
+	published map[string]int
 }
 
 func newStack(t testing.TB, natsURL string) *stack {
@@ -73,7 +81,27 @@ func newStack(t testing.TB, natsURL string) *stack {
 	js := testinfra.JetStream(t, natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	s.js = js
 	testinfra.DeleteStreamsAtCleanup(t, js, name)
+	s.published = map[string]int{}
+	sub, err := js.Conn().Subscribe(s.stream.SubjectPrefix+".>", func(m *nats.Msg) {
+		s.mu.Lock()
+		s.published[m.Header.Get(jetstream.MsgIDHeader)]++
+		s.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	return s
+}
+
+// publishes returns how often each message id was published so far.
+func (s *stack) publishes() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.published)
 }
 
 // instance is one command service, started the way main starts it.
@@ -231,18 +259,59 @@ func (s *stack) messages() []streamMsg {
 	return out
 }
 
-// waitMessages waits until the stream holds n messages.
-func (s *stack) waitMessages(n int) []streamMsg {
+// quiet is how long the stream and the publishes must stay unchanged
+// before a count is final: a relay that publishes again does it within
+// its poll interval (200ms here).
+const quiet = time.Second
+
+// waitStored waits until the stream holds n messages and nothing more
+// arrives for a while, and fails unless it holds exactly n.
+func (s *stack) waitStored(n int) []streamMsg {
 	s.t.Helper()
 	var msgs []streamMsg
 	testinfra.Eventually(s.t, 15*time.Second, func() bool {
 		msgs = s.messages()
 		return len(msgs) >= n
 	}, "stream %s never reached %d messages", s.stream.Name, n)
+	stable := time.Now()
+	lastStored, lastPublished := len(msgs), s.publishCount()
+	for time.Since(stable) < quiet {
+		time.Sleep(50 * time.Millisecond)
+		msgs = s.messages()
+		if p := s.publishCount(); len(msgs) != lastStored || p != lastPublished {
+			lastStored, lastPublished, stable = len(msgs), p, time.Now()
+		}
+	}
 	if len(msgs) != n {
 		s.t.Fatalf("stream holds %d messages, want exactly %d", len(msgs), n)
 	}
 	return msgs
+}
+
+// waitMessages is waitStored, and also proves each stored event was
+// published exactly once and nothing else was published.
+func (s *stack) waitMessages(n int) []streamMsg {
+	s.t.Helper()
+	msgs := s.waitStored(n)
+	pub := s.publishes()
+	for _, m := range msgs {
+		if c := pub[m.event.GetEventId()]; c != 1 {
+			s.t.Fatalf("event %s (ticket %s v%d) published %d times, want once",
+				m.event.GetEventId(), m.event.GetTicketId(), m.event.GetVersion(), c)
+		}
+	}
+	if len(pub) != n {
+		s.t.Fatalf("%d distinct messages published, %d stored", len(pub), n)
+	}
+	return msgs
+}
+
+func (s *stack) publishCount() int {
+	n := 0
+	for _, c := range s.publishes() {
+		n += c
+	}
+	return n
 }
 
 func (s *stack) unsent() int {

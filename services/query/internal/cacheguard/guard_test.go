@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -98,13 +97,9 @@ func TestPingReasonsHideTheAddress(t *testing.T) {
 	}
 	defer rdb.Close()
 	_, err = cacheguard.Ping(context.Background(), rdb)
+	// Exactly this text: neither the address nor the password in the URL.
 	if err == nil || err.Error() != "redis is unreachable" {
 		t.Fatalf("%v", err)
-	}
-	for _, secret := range []string{port, "127.0.0.1", "secret-pw"} {
-		if strings.Contains(err.Error(), secret) {
-			t.Fatalf("%q leaks %s", err, secret)
-		}
 	}
 	up, err := cacheguard.NewClient(redisconn.Config{URL: testinfra.RedisURL(t)}, 100*time.Millisecond)
 	if err != nil {

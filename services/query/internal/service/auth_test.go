@@ -74,10 +74,11 @@ func TestOperationalEndpoints(t *testing.T) {
 	}
 	mustStatus(t, h.get("/healthz"), http.StatusOK)
 	mustStatus(t, h.get("/readyz"), http.StatusOK)
-	if r := h.get("/nope"); r.status != http.StatusNotFound || r.problem(t).Status != http.StatusNotFound {
-		t.Fatalf("unknown path %d %s", r.status, r.body)
+	nope := h.get("/nope")
+	if nope.status != http.StatusNotFound || nope.problem(t).Status != http.StatusNotFound {
+		t.Fatalf("unknown path %d %s", nope.status, nope.body)
 	}
-	if r.header.Get("X-Request-ID") == "" {
-		t.Fatal("no X-Request-ID")
+	if nope.header.Get("X-Request-ID") == "" {
+		t.Fatal("no X-Request-ID on the 404")
 	}
 }

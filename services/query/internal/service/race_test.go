@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestNoStaleSetForTicket(t *testing.T) {
 	if string(r.body) != apiJSON(t, v2) || r.header.Get("ETag") != `"2"` {
 		t.Fatalf("after the race the cache holds %s (ETag %s), want v2", r.body, r.header.Get("ETag"))
 	}
-	if got := h.metric(`cache_stale_writes_refused_total{kind="ticket"}`); got == "" || got[len(got)-2:] != " 1" {
+	if got := h.metric(`cache_stale_writes_refused_total{kind="ticket"}`); !strings.HasSuffix(got, " 1") {
 		t.Fatalf("refusal not counted: %q", got)
 	}
 }
@@ -103,6 +104,9 @@ func TestNoStaleSetOverTombstone(t *testing.T) {
 	r := h.get("/tickets/" + live.ID)
 	mustStatus(t, r, http.StatusNotFound)
 	mustCache(t, r, "HIT")
+	if got := h.metric(`cache_stale_writes_refused_total{kind="ticket"}`); !strings.HasSuffix(got, " 1") {
+		t.Fatalf("refusal not counted: %q", got)
+	}
 }
 
 // For a list page: the reader reads its page from Postgres; right after, a
