@@ -15,10 +15,13 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG SERVICE
+# What --version and ticketsys_build_info report (.git is not in the context).
+ARG VERSION=devel
 # Static (no cgo), without local paths.
 RUN --mount=type=cache,target=/root/.cache/go-build \
     test -d "services/${SERVICE}" && \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./services/${SERVICE} ./cmd/ticketctl ./cmd/httpprobe && \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/ticketsys/ticketsys/pkg/buildinfo.version=${VERSION}" \
+      -o /out/ ./services/${SERVICE} ./cmd/ticketctl ./cmd/httpprobe && \
     mv "/out/${SERVICE}" /out/service
 
 FROM gcr.io/distroless/static-debian12:nonroot

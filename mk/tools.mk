@@ -30,7 +30,7 @@ MODULES ?= $(shell $(GO) -C $(TOOLS_ROOT) list -m -f '{{.Dir}}')
 
 .PHONY: tools proto proto-lint proto-breaking lint
 
-tools: $(BUF) $(GOLANGCI_LINT) $(PROTOC_GEN_GO)
+tools: $(BUF) $(GOLANGCI_LINT) $(PROTOC_GEN_GO) ## build the pinned buf, golangci-lint and protoc-gen-go into .cache/bin
 
 $(BUF): $(TOOLS_ROOT)/tools/go.mod $(TOOLS_ROOT)/tools/go.sum
 	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools build -o $@ github.com/bufbuild/buf/cmd/buf
@@ -45,16 +45,16 @@ $(PROTOC_GEN_GO): $(TOOLS_ROOT)/go.mod $(TOOLS_ROOT)/go.sum
 # Regenerates proto-events/gen from proto-events/proto. protoc-gen-go's output
 # is gofmt-clean already and is committed byte for byte as generated (the
 # test compares bytes), so nothing reformats it.
-proto: $(BUF) $(PROTOC_GEN_GO)
+proto: $(BUF) $(PROTOC_GEN_GO) ## regenerate proto-events/gen from proto-events/proto
 	cd $(PROTO_DIR) && PATH="$(TOOLS_BIN):$$PATH" $(BUF) generate
 
-proto-lint: $(BUF)
+proto-lint: $(BUF) ## buf lint of the event contracts
 	cd $(PROTO_DIR) && $(BUF) lint
 
 # Compares the working tree with proto-events on $(BREAKING_BRANCH). Skipped
 # while that branch does not exist or holds no proto-events/buf.yaml yet (a
 # new repository, or the commit that adds the contracts).
-proto-breaking: $(BUF)
+proto-breaking: $(BUF) ## buf breaking against $(BREAKING_BRANCH)
 	@if git -C $(TOOLS_ROOT) rev-parse --verify -q '$(BREAKING_BRANCH):proto-events/buf.yaml' >/dev/null; then \
 		echo 'cd $(TOOLS_ROOT) && $(BUF) breaking proto-events --against .git#branch=$(BREAKING_BRANCH),subdir=proto-events'; \
 		cd $(TOOLS_ROOT) && $(BUF) breaking proto-events --against '.git#branch=$(BREAKING_BRANCH),subdir=proto-events'; \
@@ -64,7 +64,7 @@ proto-breaking: $(BUF)
 
 # golangci-lint v2 works on one module at a time; run it in each module of the
 # workspace, report every failing module, then fail.
-lint: $(GOLANGCI_LINT) proto-lint
+lint: $(GOLANGCI_LINT) proto-lint ## golangci-lint, buf lint, deploy-validate and modules-check
 	@status=0; for m in $(MODULES); do \
 		echo "golangci-lint run ./... in $$m"; \
 		(cd "$$m" && $(GOLANGCI_LINT) run --config $(TOOLS_ROOT)/.golangci.yml ./...) || status=1; \

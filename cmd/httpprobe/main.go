@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 )
 
@@ -22,11 +23,51 @@ import (
 // reported by the probe itself rather than killed without a word.
 const timeout = 2 * time.Second
 
+const usage = `httpprobe: the container healthcheck of the images: exits 0 when URL answers 2xx within
+2 seconds, 1 otherwise, with one line on stderr saying why.
+
+Usage:
+  httpprobe URL
+  httpprobe --help      this text
+  httpprobe --version   the version, commit and Go version of this build
+
+Environment: none.
+`
+
 func main() {
+	if len(os.Args) == 2 {
+		switch os.Args[1] {
+		case "-h", "--help", "-help":
+			fmt.Print(usage)
+			return
+		case "--version", "-version":
+			fmt.Println("httpprobe", version())
+			return
+		}
+	}
 	if err := probe(context.Background(), os.Args[1:], timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "httpprobe:", err)
 		os.Exit(1)
 	}
+}
+
+// version reads the build information with the standard library only: the
+// front door's image builds this file on its own, outside the module.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	v, commit := bi.Main.Version, "unknown"
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			commit = s.Value[:12]
+		}
+	}
+	return fmt.Sprintf("%s (commit %s, %s)", v, commit, bi.GoVersion)
 }
 
 func probe(ctx context.Context, args []string, timeout time.Duration) error {

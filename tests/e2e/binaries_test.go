@@ -20,6 +20,7 @@ func TestBinariesAnswerHelpAndVersion(t *testing.T) {
 			"CONSUMER_NAME", "DLQ_STREAM_NAME", "LIST_REBUMP_DELAY", "WORKER_CONCURRENCY", "CACHE_TTL_SECONDS"},
 		"ticketctl": {"events", "dlq", "cache", "token", "ui", "NATS_URL", "REDIS_URL", "DATABASE_URL",
 			"AUTH_JWT_SECRET", "nats://127.0.0.1:4222"},
+		"httpprobe": {"httpprobe URL", "--version", "Environment: none."},
 	}
 	for name, want := range wants {
 		help, err := exec.Command(binaries[name], "--help").CombinedOutput()

@@ -57,7 +57,7 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 // the PUT's response to the cache holding the new version, and logs the
 // median and 99th percentile:
 //
-//	cd tests && go test -count=1 -run TestWriteToFreshLatency -v ./e2e
+//	go test -count=1 -run TestWriteToFreshLatency -v ./tests/e2e
 //
 // It asserts only that every write became fresh.
 func TestWriteToFreshLatency(t *testing.T) {
@@ -67,17 +67,4 @@ func TestWriteToFreshLatency(t *testing.T) {
 	slices.Sort(ds)
 	t.Logf("write-to-fresh over %d PUTs: median %v, p99 %v, max %v",
 		len(ds), quantile(ds, 0.5), quantile(ds, 0.99), ds[len(ds)-1])
-}
-
-// BenchmarkWriteToFresh reports the same measurement as benchmark metrics:
-//
-//	cd tests && go test -run '^$' -bench WriteToFresh -benchtime 200x ./e2e
-func BenchmarkWriteToFresh(b *testing.B) {
-	s := newStack(b)
-	b.ResetTimer()
-	ds := measureWriteToFresh(b, s, b.N)
-	b.StopTimer()
-	slices.Sort(ds)
-	b.ReportMetric(float64(quantile(ds, 0.5).Microseconds())/1000, "ms-p50")
-	b.ReportMetric(float64(quantile(ds, 0.99).Microseconds())/1000, "ms-p99")
 }

@@ -16,6 +16,7 @@ var packages = map[string]string{
 	"query":             "github.com/ticketsys/ticketsys/services/query",
 	"cache-invalidator": "github.com/ticketsys/ticketsys/services/cache-invalidator",
 	"ticketctl":         "github.com/ticketsys/ticketsys/cmd/ticketctl",
+	"httpprobe":         "github.com/ticketsys/ticketsys/cmd/httpprobe",
 }
 
 func TestMain(m *testing.M) {
