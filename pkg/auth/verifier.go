@@ -39,6 +39,7 @@ type Verifier struct {
 	parser   *jwt.Parser
 	keyFunc  jwt.Keyfunc
 	stop     context.CancelFunc
+	cache    verified
 }
 
 // NewVerifier validates cfg and prepares the key source. With AUTH_JWKS_URL it fetches the key set
@@ -102,6 +103,10 @@ func (v *Verifier) Verify(tokenString string) (*Claims, error) {
 	if v.disabled {
 		return nil, ErrDisabled
 	}
+	now := time.Now()
+	if c, ok := v.cache.get(tokenString, now); ok {
+		return c, nil
+	}
 	var tc tokenClaims
 	if _, err := v.parser.ParseWithClaims(tokenString, &tc, v.keyFunc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -109,7 +114,9 @@ func (v *Verifier) Verify(tokenString string) (*Claims, error) {
 	if tc.Subject == "" {
 		return nil, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	return &Claims{Subject: tc.Subject, Scopes: tc.Scope}, nil
+	c := &Claims{Subject: tc.Subject, Scopes: tc.Scope}
+	v.cache.put(tokenString, c, tc.ExpiresAt.Time, now)
+	return c, nil
 }
 
 type tokenClaims struct {

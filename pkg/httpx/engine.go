@@ -6,6 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+
+	"github.com/ticketsys/ticketsys/pkg/tracing"
 )
 
 // EngineOption adds optional behaviour to NewEngine.
@@ -13,9 +15,12 @@ type EngineOption func(*gin.Engine)
 
 // WithTracing starts a server span per request (OpenTelemetry, W3C
 // traceparent from the caller) before the access log, so its line carries
-// the trace id. With no tracer provider installed the spans cost nothing.
+// the trace id. With tracing off it adds nothing to the chain.
 func WithTracing(service string) EngineOption {
 	return func(e *gin.Engine) {
+		if !tracing.On() {
+			return
+		}
 		e.Use(otelgin.Middleware(service, otelgin.WithFilter(func(r *http.Request) bool {
 			// Probes and scrapes would drown the real traces.
 			switch r.URL.Path {

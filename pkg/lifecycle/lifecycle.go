@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // Server timeouts. Without ReadHeaderTimeout a client holds a connection
@@ -60,6 +62,10 @@ type Spec struct {
 	OnShutdown []func()
 	// Closers run last, in reverse order, once nothing uses what they close.
 	Closers []func()
+	// MaxConns caps the connections open at once (0: no cap); those beyond
+	// wait in the kernel's accept queue, so a flood costs the process no
+	// memory for them.
+	MaxConns int
 }
 
 // Run serves until ctx is done or a worker or the server stops by itself,
@@ -91,8 +97,12 @@ func Run(ctx context.Context, s Spec) error {
 			}
 		})
 	}
+	ln := s.Listener
+	if s.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, s.MaxConns)
+	}
 	go func() {
-		if err := srv.Serve(s.Listener); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			stopped <- fmt.Errorf("serve: %w", err)
 		}
 	}()
@@ -156,6 +166,12 @@ func Every(name string, interval time.Duration, log *slog.Logger, fn func(ctx co
 type HTTPConfig struct {
 	Addr            string        `env:"HTTP_ADDR"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	// MaxConns caps open connections; MaxInFlight the requests being
+	// served at once, beyond which a request waits up to QueueWait for a
+	// turn and is then answered 503 with Retry-After instead of piling up.
+	MaxConns    int           `env:"HTTP_MAX_CONNS" envDefault:"1024"`
+	MaxInFlight int           `env:"HTTP_MAX_IN_FLIGHT" envDefault:"256"`
+	QueueWait   time.Duration `env:"HTTP_QUEUE_WAIT" envDefault:"1s"`
 }
 
 // Validate checks both values; the error names the variable.
@@ -163,8 +179,15 @@ func (c HTTPConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return errors.New("HTTP_ADDR: want host:port or :port")
 	}
-	if c.ShutdownTimeout <= 0 {
+	switch {
+	case c.ShutdownTimeout <= 0:
 		return errors.New("SHUTDOWN_TIMEOUT: must be positive")
+	case c.MaxConns < 1:
+		return errors.New("HTTP_MAX_CONNS: must be at least 1")
+	case c.MaxInFlight < 1:
+		return errors.New("HTTP_MAX_IN_FLIGHT: must be at least 1")
+	case c.QueueWait < 0:
+		return errors.New("HTTP_QUEUE_WAIT: must not be negative")
 	}
 	return nil
 }

@@ -170,13 +170,22 @@ func TestNewServerHasEveryTimeout(t *testing.T) {
 
 func TestHTTPConfig(t *testing.T) {
 	t.Parallel()
-	for _, bad := range []lifecycle.HTTPConfig{{Addr: "8081", ShutdownTimeout: time.Second}, {Addr: ":8081"}} {
+	good := lifecycle.HTTPConfig{Addr: ":8081", ShutdownTimeout: time.Second, MaxConns: 10, MaxInFlight: 10, QueueWait: time.Second}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []func(*lifecycle.HTTPConfig){
+		func(c *lifecycle.HTTPConfig) { c.Addr = "8081" },
+		func(c *lifecycle.HTTPConfig) { c.ShutdownTimeout = 0 },
+		func(c *lifecycle.HTTPConfig) { c.MaxConns = 0 },
+		func(c *lifecycle.HTTPConfig) { c.MaxInFlight = 0 },
+		func(c *lifecycle.HTTPConfig) { c.QueueWait = -time.Second },
+	} {
+		bad := good
+		change(&bad)
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
-	}
-	if err := (lifecycle.HTTPConfig{Addr: ":8081", ShutdownTimeout: time.Second}).Validate(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -17,14 +17,19 @@ func New(level, format string, w io.Writer) (*slog.Logger, error) {
 		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "", "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT: unknown value %q (want json or text)", format)
 	}
+	if b, ok := w.(*Buffered); ok {
+		h = flushing{h, b}
+	}
+	return slog.New(h), nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -1,5 +1,6 @@
 // Package pgpool opens the services' Postgres pools from DATABASE_URL (or
-// READ_DATABASE_URL), traced with otelpgx and named in pg_stat_activity, and
+// READ_DATABASE_URL), traced with otelpgx when tracing is on and named in
+// pg_stat_activity, and
 // tells a Postgres outage from a bug, so the adapters can say which it was.
 package pgpool
 
@@ -12,6 +13,8 @@ import (
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketsys/ticketsys/pkg/tracing"
 )
 
 // DefaultURL is the contract's DATABASE_URL default.
@@ -59,7 +62,9 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" && o.AppName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = o.AppName
 	}
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	if tracing.On() {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

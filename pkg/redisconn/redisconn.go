@@ -1,7 +1,8 @@
 // Package redisconn opens the Redis client every part of the system uses:
 // one REDIS_URL (redis:// or rediss:// for TLS, as on ElastiCache) and one
 // REDIS_CLUSTER switch give a single-node or a Cluster client behind
-// redis.UniversalClient, with OpenTelemetry spans on every command.
+// redis.UniversalClient, with OpenTelemetry spans on every command when
+// tracing is on.
 package redisconn
 
 import (
@@ -13,6 +14,8 @@ import (
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/tracing"
 )
 
 // ErrBadURL is the one-line configuration error; the parser's own message
@@ -72,9 +75,11 @@ func Open(url string, cluster bool, t Tuning) (redis.UniversalClient, error) {
 		t.apply(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.PoolTimeout, &opts.MaxRetries, &opts.ClientName)
 		rdb = redis.NewClient(opts)
 	}
-	if err := redisotel.InstrumentTracing(rdb); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis tracing: %w", err)
+	if tracing.On() {
+		if err := redisotel.InstrumentTracing(rdb); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
 	}
 	return rdb, nil
 }

@@ -12,10 +12,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -55,7 +58,11 @@ func (e UsageError) Error() string { return e.msg }
 // for a usage error.
 func (a App) Main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := a.Run(ctx, Env{Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout})
+	// The log goes out in batches (warnings and errors at once): a line per
+	// request written on its own is a system call per request.
+	out := logging.NewBuffered(os.Stdout, 100*time.Millisecond)
+	err := a.Run(ctx, Env{Args: os.Args[1:], Getenv: os.Getenv, Stdout: out})
+	_ = out.Close()
 	stop()
 	if err == nil {
 		return
@@ -148,12 +155,28 @@ type Config interface {
 	base() Base
 }
 
-// Base is the block every command's configuration embeds: how it logs.
+// Base is the block every command's configuration embeds: how it logs, and
+// where it serves its profiles.
 type Base struct {
 	Log logging.Config
+	// PprofAddr, when set, serves net/http/pprof there, beside the service;
+	// a loopback address only, since profiles show what the process holds.
+	PprofAddr string `env:"PPROF_ADDR"`
 }
 
 func (b Base) base() Base { return b }
+
+// Validate insists on a loopback PPROF_ADDR.
+func (b Base) Validate() error {
+	if b.PprofAddr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(b.PprofAddr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return errors.New("PPROF_ADDR: want a loopback host:port, such as 127.0.0.1:6060")
+	}
+	return nil
+}
 
 // Command is one subcommand; make it with NewCommand.
 type Command struct {
@@ -176,7 +199,7 @@ func NewCommand[C Config](name, summary string, defaults C, fn func(context.Cont
 			if err != nil {
 				return err
 			}
-			p, err := start(ctx, app, cfg.base().Log, env)
+			p, err := start(ctx, app, cfg.base(), env)
 			if err != nil {
 				return err
 			}
@@ -195,13 +218,14 @@ type Process struct {
 	Registry    *prometheus.Registry
 	ready       func(string)
 	stopTracing func(context.Context) error
+	pprofAddr   string
 }
 
 // start makes the logger, which also becomes slog's default so libraries
 // that log through it write structured lines to the same stream, and starts
 // tracing when the environment asks for it.
-func start(ctx context.Context, name string, lc logging.Config, env Env) (*Process, error) {
-	log, err := lc.Logger(env.Stdout)
+func start(ctx context.Context, name string, base Base, env Env) (*Process, error) {
+	log, err := base.Log.Logger(env.Stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +236,7 @@ func start(ctx context.Context, name string, lc logging.Config, env Env) (*Proce
 	}
 	reg := httpx.NewRegistry()
 	reg.MustRegister(buildinfo.Collector(name))
-	return &Process{Name: name, Log: log, Registry: reg, ready: env.Ready, stopTracing: stop}, nil
+	return &Process{Name: name, Log: log, Registry: reg, ready: env.Ready, stopTracing: stop, pprofAddr: base.PprofAddr}, nil
 }
 
 func (p *Process) close(ctx context.Context) {
@@ -233,8 +257,43 @@ func (p *Process) Serve(ctx context.Context, cfg lifecycle.HTTPConfig, spec life
 	if p.ready != nil {
 		p.ready(ln.Addr().String())
 	}
-	spec.Log, spec.Listener, spec.ShutdownTimeout = p.Log, ln, cfg.ShutdownTimeout
+	spec.Log, spec.Listener, spec.ShutdownTimeout, spec.MaxConns = p.Log, ln, cfg.ShutdownTimeout, cfg.MaxConns
+	if p.pprofAddr != "" {
+		w, err := pprofWorker(p.pprofAddr, p.Log)
+		if err != nil {
+			_ = ln.Close()
+			for i := len(spec.Closers) - 1; i >= 0; i-- {
+				spec.Closers[i]()
+			}
+			return err
+		}
+		spec.Workers = append(spec.Workers, w)
+	}
 	err = lifecycle.Run(ctx, spec)
 	p.Log.Info(p.Name + " stopped")
 	return err
+}
+
+// pprofWorker serves net/http/pprof on addr until the process stops.
+func pprofWorker(addr string, log *slog.Logger) (lifecycle.Worker, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return lifecycle.Worker{}, fmt.Errorf("listen on PPROF_ADDR: %w", err)
+	}
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: lifecycle.ReadHeaderTimeout}
+	return lifecycle.Worker{Name: "pprof", Run: func(ctx context.Context) error {
+		stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
+		defer stop()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}}, nil
 }

@@ -178,3 +178,47 @@ func TestServeNamesHTTPAddrWhenTaken(t *testing.T) {
 		t.Fatal("what the command opened was not closed after the listen failed")
 	}
 }
+
+// PPROF_ADDR serves the profiles beside the service, on loopback only.
+func TestPprof(t *testing.T) {
+	t.Parallel()
+	app := testApp(func(ctx context.Context, p *svcmain.Process, cfg serveConfig) error {
+		return p.Serve(ctx, cfg.HTTP, lifecycle.Spec{Handler: http.NotFoundHandler()})
+	})
+	err := app.Run(t.Context(), svcmain.Env{Getenv: env(map[string]string{"PPROF_ADDR": "0.0.0.0:6060"}), Stdout: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "PPROF_ADDR") {
+		t.Fatalf("a public PPROF_ADDR: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, svcmain.Env{Getenv: env(map[string]string{"PPROF_ADDR": addr, "HTTP_ADDR": "127.0.0.1:0"}),
+			Stdout: io.Discard, Ready: func(a string) { ready <- a }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	res, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "goroutine profile") {
+		t.Fatalf("pprof answered %d: %.200s", res.StatusCode, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package ticketcache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,9 @@ func (c *Cache) GetTicket(ctx context.Context, id string) (e Entry, found bool, 
 // ParseEntry reads the value of a ticket:{id} key: the API JSON, or a
 // tombstone. Operators' tools read entries with it too.
 func ParseEntry(b []byte) (Entry, error) {
+	if e, ok := scanEntry(b); ok {
+		return e, nil
+	}
 	var probe tombstone
 	if err := json.Unmarshal(b, &probe); err != nil {
 		return Entry{}, fmt.Errorf("not a cached ticket: %w", err)
@@ -123,6 +127,47 @@ func (c *Cache) setFenced(ctx context.Context, id string, version int64, payload
 	return n == 1, nil
 }
 
+// Change records a change in one round trip: the ticket's new state (next,
+// or a tombstone at version when next is nil) through the version fence,
+// and a bump of every list generation the change from prev to next
+// touches. stored is false when the fence refused an older version; the
+// lists are bumped regardless, which only ever makes a page be recomputed.
+func (c *Cache) Change(ctx context.Context, id string, version int64, prev, next *ticket.Ticket) (stored bool, err error) {
+	var payload []byte
+	if next != nil {
+		payload, err = json.Marshal(next)
+	} else {
+		payload, err = json.Marshal(tombstone{ID: id, Version: version, Deleted: true})
+	}
+	if err != nil {
+		return false, fmt.Errorf("encode ticket: %w", err)
+	}
+	args := []any{version, payload, c.ttl.Milliseconds()}
+	var set *redis.Cmd
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		set = setIfNewer.EvalSha(ctx, p, []string{c.keys.Ticket(id)}, args...)
+		for _, k := range c.keys.AffectedGens(prev, next) {
+			p.Incr(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && redis.HasErrorPrefix(set.Err(), "NOSCRIPT") {
+		// Redis restarted or flushed its scripts: load it, then once more.
+		if stored, err = c.setFenced(ctx, id, version, payload); err != nil {
+			return false, err
+		}
+		return stored, c.InvalidateLists(ctx, prev, next)
+	}
+	if err != nil {
+		return false, fmt.Errorf("record change: %w", err)
+	}
+	n, err := set.Int()
+	if err != nil {
+		return false, fmt.Errorf("set ticket: %w", err)
+	}
+	return n == 1, nil
+}
+
 // DeleteTicket drops a ticket's entry: always safe, the next read refills it.
 func (c *Cache) DeleteTicket(ctx context.Context, id string) error {
 	if err := c.rdb.Del(ctx, c.keys.Ticket(id)).Err(); err != nil {
@@ -134,7 +179,46 @@ func (c *Cache) DeleteTicket(ctx context.Context, id string) error {
 // Generation reads the generation of the lists with q's filters (0 when
 // never bumped). Read it before querying the database for the page.
 func (c *Cache) Generation(ctx context.Context, q ListQuery) (int64, error) {
-	s, err := c.rdb.Get(ctx, c.keys.Gen(q.Status, q.Assignee)).Result()
+	return parseGen(c.rdb.Get(ctx, c.keys.Gen(q.Status, q.Assignee)))
+}
+
+// GenerationAndList reads the generation of q's filters and the page of q
+// at that generation. guess is the generation the caller saw last time:
+// both are asked for in one round trip, and only when the generation has
+// moved on since is the page asked for again. It returns the generation
+// and key the page belongs to; found is false on a miss.
+func (c *Cache) GenerationAndList(ctx context.Context, q ListQuery, guess int64) (gen int64, key string, page []byte, found bool, err error) {
+	genCmd := redis.NewStringCmd(ctx, "get", c.keys.Gen(q.Status, q.Assignee))
+	key = c.keys.List(q, guess)
+	pageCmd := redis.NewStringCmd(ctx, "get", key)
+	if _, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, genCmd)
+		_ = p.Process(ctx, pageCmd)
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, "", nil, false, fmt.Errorf("get generation and list: %w", err)
+	}
+	gen, err = parseGen(genCmd)
+	if err != nil {
+		return 0, "", nil, false, err
+	}
+	if gen != guess {
+		key = c.keys.List(q, gen)
+		page, found, err = c.GetList(ctx, key)
+		return gen, key, page, found, err
+	}
+	page, err = pageCmd.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return gen, key, nil, false, nil
+	}
+	if err != nil {
+		return 0, "", nil, false, fmt.Errorf("get list: %w", err)
+	}
+	return gen, key, page, true, nil
+}
+
+func parseGen(cmd *redis.StringCmd) (int64, error) {
+	s, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -186,4 +270,40 @@ func (c *Cache) InvalidateLists(ctx context.Context, prev, next *ticket.Ticket) 
 		return fmt.Errorf("bump list generations: %w", err)
 	}
 	return nil
+}
+
+var (
+	versionKey = []byte(`"version":`)
+	deletedKey = []byte(`"deleted":true`)
+)
+
+// scanEntry is ParseEntry's fast path for what this package writes, on every
+// cache hit: the version without decoding the whole ticket. A key in this
+// JSON is always a quote, the name, a quote and a colon; inside a string
+// every quote is escaped, so "version": cannot occur there. Anything unusual
+// (no object, no or a malformed version) goes to the decoder instead.
+func scanEntry(b []byte) (Entry, bool) {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return Entry{}, false
+	}
+	i := bytes.Index(b, versionKey)
+	if i < 0 {
+		return Entry{}, false
+	}
+	j := i + len(versionKey)
+	k := j
+	for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+		k++
+	}
+	if k == j || k-j > 18 || (b[k] != ',' && b[k] != '}') {
+		return Entry{}, false
+	}
+	v, err := strconv.ParseInt(string(b[j:k]), 10, 64)
+	if err != nil {
+		return Entry{}, false
+	}
+	if bytes.Contains(b, deletedKey) {
+		return Entry{Version: v, Deleted: true}, true
+	}
+	return Entry{JSON: b, Version: v}, true
 }

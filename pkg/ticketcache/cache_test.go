@@ -170,3 +170,32 @@ func TestKeysAreReadable(t *testing.T) {
 		t.Fatalf("%d generations, want 7", n)
 	}
 }
+
+// The page comes with its generation whether the guess was right or not.
+func TestGenerationAndList(t *testing.T) {
+	t.Parallel()
+	c, _ := newCache(t)
+	ctx := t.Context()
+	q := ticketcache.ListQuery{Status: "open", SortBy: "created_at", Order: "desc", Limit: 50}
+	if err := c.SetList(ctx, c.Keys().List(q, 0), []byte("g0")); err != nil {
+		t.Fatal(err)
+	}
+	gen, key, page, found, err := c.GenerationAndList(ctx, q, 0)
+	if err != nil || gen != 0 || !found || string(page) != "g0" || key != c.Keys().List(q, 0) {
+		t.Fatalf("right guess: g%d %s %q %v %v", gen, key, page, found, err)
+	}
+	next := tk("01936f4e-8a1c-7c3e-9a57-3f1d2b9c0e11", 1, "x")
+	if err := c.InvalidateLists(ctx, nil, &next); err != nil {
+		t.Fatal(err)
+	}
+	gen, key, _, found, err = c.GenerationAndList(ctx, q, 0)
+	if err != nil || gen != 1 || found || key != c.Keys().List(q, 1) {
+		t.Fatalf("stale guess: g%d %s %v %v, want a miss at g1", gen, key, found, err)
+	}
+	if err := c.SetList(ctx, key, []byte("g1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, page, found, err = c.GenerationAndList(ctx, q, 7); err != nil || !found || string(page) != "g1" {
+		t.Fatalf("wrong guess: %q %v %v", page, found, err)
+	}
+}

@@ -1,6 +1,7 @@
 package ticketcache_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
@@ -47,5 +48,34 @@ func TestAffectedGensAtMostSeven(t *testing.T) {
 	}
 	if n := len(k.AffectedGens(nil, next)); n != 4 {
 		t.Fatalf("a create: %d generations, want 4", n)
+	}
+}
+
+// The fast path agrees with the decoder on what the cache holds, and leaves
+// anything odd to it.
+func TestParseEntry(t *testing.T) {
+	t.Parallel()
+	live, _ := json.Marshal(ticket.Ticket{ID: "a", Title: `tricky "version":99, "deleted":true`, Tags: []string{}, Version: 7})
+	cases := []struct {
+		raw     string
+		version int64
+		deleted bool
+		err     bool
+	}{
+		{string(live), 7, false, false},
+		{`{"id":"a","version":3,"deleted":true}`, 3, true, false},
+		{`{"version": 4}`, 4, false, false},
+		{`{"id":"a","version":"5"}`, 0, false, true},
+		{`not json`, 0, false, true},
+		{`{"id":"a"}`, 0, false, false},
+	}
+	for _, tc := range cases {
+		e, err := ticketcache.ParseEntry([]byte(tc.raw))
+		if (err != nil) != tc.err || (err == nil && (e.Version != tc.version || e.Deleted != tc.deleted)) {
+			t.Errorf("%s: %+v %v, want v%d deleted=%v err=%v", tc.raw, e, err, tc.version, tc.deleted, tc.err)
+		}
+		if err == nil && !e.Deleted && string(e.JSON) != tc.raw {
+			t.Errorf("%s: JSON %s", tc.raw, e.JSON)
+		}
 	}
 }

@@ -8,6 +8,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
@@ -41,9 +42,18 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (fun
 	return otel.GetTracerProvider().(*sdktrace.TracerProvider).Shutdown, nil
 }
 
+// on says whether a provider was installed: until then, spans are no-ops
+// and the instrumentation around HTTP, Postgres and Redis is left out,
+// since even a no-op span costs a hot path something.
+var on atomic.Bool
+
+// On reports whether tracing is on in this process.
+func On() bool { return on.Load() }
+
 // Install makes tp the global provider with the W3C propagator; tests use it
 // with an in-memory exporter.
 func Install(tp *sdktrace.TracerProvider) {
+	on.Store(true)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))

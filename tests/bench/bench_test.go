@@ -10,7 +10,7 @@ import (
 // figures come from make bench, as ratios within one run.
 func TestSmoke(t *testing.T) {
 	t.Parallel()
-	rep, err := run(t.Context(), sizes["smoke"], t.Output())
+	rep, err := run(t.Context(), sizes["smoke"], "", t.Output())
 	if err != nil {
 		t.Fatal(err)
 	}

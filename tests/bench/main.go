@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -42,18 +43,24 @@ type Size struct {
 	ListLarge int           // rows of the large one
 	ListReads int           // uncached list reads per measurement
 	HerdSize  int
+	Only      map[string]bool // the scenarios to run; all when empty
 }
 
+// want reports whether the scenario runs.
+func (s Size) want(name string) bool { return len(s.Only) == 0 || s.Only[name] }
+
 var sizes = map[string]Size{
-	"full":  {"full", 5 * time.Second, 32, 200_000, 1000, 15 * time.Second, 1000, 10_000, 1_000_000, 300, 1000},
-	"quick": {"quick", 2 * time.Second, 32, 60_000, 1000, 5 * time.Second, 1000, 10_000, 100_000, 100, 1000},
-	"smoke": {"smoke", 300 * time.Millisecond, 4, 5_000, 50, time.Second, 100, 6_000, 12_000, 10, 50},
+	"full":  {"full", 5 * time.Second, 32, 200_000, 1000, 15 * time.Second, 1000, 10_000, 1_000_000, 300, 1000, nil},
+	"quick": {"quick", 2 * time.Second, 32, 60_000, 1000, 5 * time.Second, 1000, 10_000, 100_000, 100, 1000, nil},
+	"smoke": {"smoke", 300 * time.Millisecond, 4, 5_000, 50, time.Second, 100, 6_000, 12_000, 10, 50, nil},
 }
 
 func main() {
 	quick := flag.Bool("quick", false, "shorter turns and a 100k list database (make bench-quick)")
 	smoke := flag.Bool("smoke", false, "every scenario once, tiny: checks that the bench runs")
 	out := flag.String("out", "bench-results.json", "where to write the results as JSON")
+	only := flag.String("only", "", "run only these scenarios, comma-separated: read-hit, list-hit, read-miss, herd, write, fresh, lists")
+	profiles := flag.String("profiles", "", "a directory for CPU and allocation profiles of the services (PPROF_ADDR), one per scenario")
 	flag.Parse()
 	size := sizes["full"]
 	switch {
@@ -62,8 +69,14 @@ func main() {
 	case *quick:
 		size = sizes["quick"]
 	}
+	if *only != "" {
+		size.Only = map[string]bool{}
+		for _, o := range strings.Split(*only, ",") {
+			size.Only[strings.TrimSpace(o)] = true
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	rep, err := run(ctx, size, os.Stderr)
+	rep, err := run(ctx, size, *profiles, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -20,12 +20,13 @@ import (
 // freshTickets is how many tickets the write -> fresh run changes in turn.
 const freshTickets = 200
 
-func run(ctx context.Context, sz Size, log io.Writer) (*Report, error) {
+func run(ctx context.Context, sz Size, profiles string, log io.Writer) (*Report, error) {
 	started := time.Now()
 	st, err := newStack(ctx, log)
 	if err != nil {
 		return nil, err
 	}
+	st.profiles = profiles
 	defer st.close()
 	rep := &Report{Size: sz.Name, Date: started.UTC().Format(time.RFC3339)}
 	rep.Machine = machineFacts(ctx, st)
@@ -94,70 +95,95 @@ func run(ctx context.Context, sz Size, log io.Writer) (*Report, error) {
 		}
 	}
 
-	fmt.Fprintln(log, "bench: read hit")
-	p, f := abab(ctx, sz,
-		func() side { return closedLoop(ctx, sz.Workers, sz.Turn, get(query.url+"/tickets/", hot, hdr), hit) },
-		func() side {
-			return closedLoop(ctx, sz.Workers, sz.Turn, get(floor.url+"/tickets/", hot, nil), okCode(200))
-		})
-	rep.throughput("read hit: GET /tickets/{id}, 1,000 hot tickets", "gin + one go-redis GET of the same key", p, f, 0.8)
+	var p, f side
+	if sz.want("read-hit") {
+		fmt.Fprintln(log, "bench: read hit")
+		p, f = abab(ctx, sz,
+			st.profiled(query, "read-hit", sz.Turn, func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, get(query.url+"/tickets/", hot, hdr), hit)
+			}),
+			func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, get(floor.url+"/tickets/", hot, nil), okCode(200))
+			})
+		rep.throughput("read hit: GET /tickets/{id}, 1,000 hot tickets", "gin + one go-redis GET of the same key", p, f, 0.8)
 
-	fmt.Fprintln(log, "bench: list hit")
-	p, f = abab(ctx, sz,
-		func() side {
-			return closedLoop(ctx, sz.Workers, sz.Turn, get(query.url+listPath, []string{""}, hdr), hit)
-		},
-		func() side {
-			return closedLoop(ctx, sz.Workers, sz.Turn, get(floor.url+"/list", []string{""}, nil), okCode(200))
-		})
-	rep.throughput("list hit: GET "+listPath, "the same bare handler over the cached page's bytes", p, f, 0.8)
-
-	fmt.Fprintln(log, "bench: read miss")
-	var next atomic.Uint64 // each project read takes a ticket nobody read yet
-	missTarget := func(i uint64, t *vegeta.Target) {
-		t.Method, t.URL, t.Header = http.MethodGet, query.url+"/tickets/"+miss[next.Add(1)%uint64(len(miss))], hdr
 	}
-	isMiss := func(r *vegeta.Result) bool { return r.Code == 200 && r.Headers.Get("X-Cache") == "MISS" }
-	p, f = abab(ctx, sz,
-		func() side { return closedLoop(ctx, sz.Workers, sz.Turn, missTarget, isMiss) },
-		func() side {
-			return closedLoop(ctx, sz.Workers, sz.Turn, get(floor.url+"/rows/", miss, nil), okCode(200))
-		})
-	rep.throughput("read miss: GET /tickets/{id}, not cached", "gin + the same row by one bare pgx query", p, f, 0.7)
 
-	fmt.Fprintln(log, "bench: herd")
-	herd, err := herdReads(ctx, st, query, miss[len(miss)-1], sz.HerdSize)
-	if err != nil {
-		return nil, err
+	if sz.want("list-hit") {
+		fmt.Fprintln(log, "bench: list hit")
+		p, f = abab(ctx, sz,
+			st.profiled(query, "list-hit", sz.Turn, func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, get(query.url+listPath, []string{""}, hdr), hit)
+			}),
+			func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, get(floor.url+"/list", []string{""}, nil), okCode(200))
+			})
+		rep.throughput("list hit: GET "+listPath, "the same bare handler over the cached page's bytes", p, f, 0.8)
+
 	}
-	rep.Rows = append(rep.Rows, Row{Scenario: fmt.Sprintf("Postgres reads for %d concurrent misses on one key", sz.HerdSize),
-		Project: strconv.Itoa(herd), Floor: "-", Value: float64(herd), Target: "= 1", Met: herd == 1})
 
-	fmt.Fprintln(log, "bench: write")
-	body := `{"title":"Printer on floor 3 is jammed","description":"Paper tray 2","priority":"high","tags":["hardware"]}`
-	post := func(base string, h http.Header) target {
-		hh := http.Header{"Content-Type": {"application/json"}}
-		for k, v := range h {
-			hh[k] = v
+	if sz.want("read-miss") {
+		fmt.Fprintln(log, "bench: read miss")
+		var next atomic.Uint64 // each project read takes a ticket nobody read yet
+		missTarget := func(i uint64, t *vegeta.Target) {
+			t.Method, t.URL, t.Header = http.MethodGet, query.url+"/tickets/"+miss[next.Add(1)%uint64(len(miss))], hdr
 		}
-		return func(_ uint64, t *vegeta.Target) {
-			t.Method, t.URL, t.Header, t.Body = http.MethodPost, base+"/tickets", hh, []byte(body)
-		}
-	}
-	p, f = abab(ctx, sz,
-		func() side { return closedLoop(ctx, sz.Workers, sz.Turn, post(command.url, hdr), okCode(201)) },
-		func() side { return closedLoop(ctx, sz.Workers, sz.Turn, post(floor.url, nil), okCode(201)) })
-	rep.throughput("write: POST /tickets", "one pgx transaction: the ticket and an outbox row", p, f, 0.8)
+		isMiss := func(r *vegeta.Result) bool { return r.Code == 200 && r.Headers.Get("X-Cache") == "MISS" }
+		p, f = abab(ctx, sz,
+			st.profiled(query, "read-miss", sz.Turn, func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, missTarget, isMiss)
+			}),
+			func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, get(floor.url+"/rows/", miss, nil), okCode(200))
+			})
+		rep.throughput("read miss: GET /tickets/{id}, not cached", "gin + the same row by one bare pgx query", p, f, 0.7)
 
-	fmt.Fprintf(log, "bench: write -> fresh at %d writes/s\n", sz.FreshRate)
-	fr, err := writeToFresh(ctx, st, command, fresh, sz.FreshRate, sz.FreshFor)
-	if err != nil {
-		return nil, err
 	}
-	rep.Rows = append(rep.Rows, Row{Scenario: fmt.Sprintf("write -> fresh p99 at %d writes/s, open loop", sz.FreshRate),
-		Project: fmt.Sprintf("p50 %s, p99 %s, max %s (%d writes, %d failed)", ms(fr.p50), ms(fr.p99), ms(fr.max), fr.writes, fr.failed),
-		Floor:   "-", Value: float64(fr.p99) / float64(time.Millisecond), Target: "<= 10 ms",
-		Met: fr.p99 <= 10*time.Millisecond && fr.failed == 0 && fr.unseen == 0})
+
+	if sz.want("herd") {
+		fmt.Fprintln(log, "bench: herd")
+		herd, err := herdReads(ctx, st, query, miss[len(miss)-1], sz.HerdSize)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, Row{Scenario: fmt.Sprintf("Postgres reads for %d concurrent misses on one key", sz.HerdSize),
+			Project: strconv.Itoa(herd), Floor: "-", Value: float64(herd), Target: "= 1", Met: herd == 1})
+
+	}
+
+	if sz.want("write") {
+		fmt.Fprintln(log, "bench: write")
+		body := `{"title":"Printer on floor 3 is jammed","description":"Paper tray 2","priority":"high","tags":["hardware"]}`
+		post := func(base string, h http.Header) target {
+			hh := http.Header{"Content-Type": {"application/json"}}
+			for k, v := range h {
+				hh[k] = v
+			}
+			return func(_ uint64, t *vegeta.Target) {
+				t.Method, t.URL, t.Header, t.Body = http.MethodPost, base+"/tickets", hh, []byte(body)
+			}
+		}
+		p, f = abab(ctx, sz,
+			st.profiled(command, "write", sz.Turn, func() side {
+				return closedLoop(ctx, sz.Workers, sz.Turn, post(command.url, hdr), okCode(201))
+			}),
+			func() side { return closedLoop(ctx, sz.Workers, sz.Turn, post(floor.url, nil), okCode(201)) })
+		rep.throughput("write: POST /tickets", "one pgx transaction: the ticket and an outbox row", p, f, 0.8)
+
+	}
+
+	if sz.want("fresh") {
+		fmt.Fprintf(log, "bench: write -> fresh at %d writes/s\n", sz.FreshRate)
+		fr, err := writeToFresh(ctx, st, command, fresh, sz.FreshRate, sz.FreshFor)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, Row{Scenario: fmt.Sprintf("write -> fresh p99 at %d writes/s, open loop", sz.FreshRate),
+			Project: fmt.Sprintf("p50 %s, p99 %s, max %s (%d writes, %d failed)", ms(fr.p50), ms(fr.p99), ms(fr.max), fr.writes, fr.failed),
+			Floor:   "-", Value: float64(fr.p99) / float64(time.Millisecond), Target: "<= 10 ms",
+			Met: fr.p99 <= 10*time.Millisecond && fr.failed == 0 && fr.unseen == 0})
+
+	}
 
 	for _, p := range []*proc{command, query, invalidator} {
 		rss, err := p.peakRSS()
@@ -169,10 +195,14 @@ func run(ctx context.Context, sz Size, log io.Writer) (*Report, error) {
 			Target: "<= 64 MiB", Met: rss <= 64<<20})
 	}
 
-	fmt.Fprintln(log, "bench: uncached lists at two sizes")
-	if err := listScale(ctx, st, sz, rep, log); err != nil {
-		return nil, err
+	if sz.want("lists") {
+		fmt.Fprintln(log, "bench: uncached lists at two sizes")
+		if err := listScale(ctx, st, sz, rep, log); err != nil {
+			return nil, err
+		}
+
 	}
+
 	rep.Seconds = time.Since(started).Seconds()
 	return rep, nil
 }

@@ -101,6 +101,9 @@ type stack struct {
 	procs   []*proc
 	dbs     []string
 	log     io.Writer
+	// profiles, when set, is where CPU and allocation profiles of the
+	// services go, taken during the project's first turn of each scenario.
+	profiles string
 }
 
 func newStack(ctx context.Context, log io.Writer) (*stack, error) {
@@ -173,14 +176,69 @@ func (st *stack) env(extra ...string) []string {
 		"DLQ_STREAM_NAME=" + st.stream + "_DLQ", "DLQ_SUBJECT_PREFIX=bench." + st.id + ".dlq",
 		"PATH=" + os.Getenv("PATH"),
 	}
-	return append(env, extra...)
+	env = append(env, extra...)
+	// For experiments: BENCH_EXTRA_ENV="A=1 B=2" is given to every service
+	// last, so it wins (e.g. OUTBOX_RELAY_ENABLED=false to see the relay's
+	// share of a write). Figures taken with it are not the bench's.
+	return append(env, strings.Fields(os.Getenv("BENCH_EXTRA_ENV"))...)
 }
 
 // proc is a started process: its address and pid.
 type proc struct {
-	name string
-	url  string
-	cmd  *exec.Cmd
+	name  string
+	url   string
+	cmd   *exec.Cmd
+	pprof string // its PPROF_ADDR, when profiling
+}
+
+// profiled wraps a project turn so that its first run also takes a CPU
+// profile of p (and an allocation profile right after) into st.profiles,
+// named after the scenario.
+func (st *stack) profiled(p *proc, scenario string, turn time.Duration, f func() side) func() side {
+	if st.profiles == "" || p.pprof == "" {
+		return f
+	}
+	done := false
+	return func() side {
+		if done {
+			return f()
+		}
+		done = true
+		secs := max(1, int(turn.Seconds())-1)
+		got := make(chan error, 1)
+		go func() {
+			got <- fetch(p.pprof+"/debug/pprof/profile?seconds="+strconv.Itoa(secs),
+				filepath.Join(st.profiles, scenario+".cpu.pprof"))
+		}()
+		s := f()
+		if err := <-got; err != nil {
+			fmt.Fprintf(st.log, "bench: profile of %s: %v\n", scenario, err)
+		}
+		if err := fetch(p.pprof+"/debug/pprof/allocs", filepath.Join(st.profiles, scenario+".allocs.pprof")); err != nil {
+			fmt.Fprintf(st.log, "bench: allocation profile of %s: %v\n", scenario, err)
+		}
+		return s
+	}
+}
+
+func fetch(u, path string) error {
+	res, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d", u, res.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // start runs a binary with env; it listens on HTTP_ADDR (a free port), which
@@ -193,6 +251,15 @@ func (st *stack) start(ctx context.Context, name, binary string, env []string, r
 		return nil, err
 	}
 	env = append(env, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
+	pprofURL := ""
+	if st.profiles != "" && binary != "floor" {
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, "PPROF_ADDR=127.0.0.1:"+strconv.Itoa(pp))
+		pprofURL = "http://127.0.0.1:" + strconv.Itoa(pp)
+	}
 	cmd := exec.Command(filepath.Join(st.bin, binary))
 	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
@@ -205,7 +272,7 @@ func (st *stack) start(ctx context.Context, name, binary string, env []string, r
 		return nil, err
 	}
 	go func() { _, _ = io.Copy(io.Discard, bufio.NewReaderSize(stdout, 1<<16)) }()
-	p := &proc{name: name, url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
+	p := &proc{name: name, url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, pprof: pprofURL}
 	st.procs = append(st.procs, p)
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -28,6 +28,9 @@ type Cache interface {
 	SetTombstone(ctx context.Context, id string, version int64) (stored bool, err error)
 	DeleteTicket(ctx context.Context, id string) error
 	InvalidateLists(ctx context.Context, prev, next *ticket.Ticket) error
+	// Change is SetTicket (or SetTombstone when next is nil) and
+	// InvalidateLists in one round trip.
+	Change(ctx context.Context, id string, version int64, prev, next *ticket.Ticket) (stored bool, err error)
 }
 
 // ErrInvalid marks an event that decodes but that nobody can apply.
@@ -73,18 +76,20 @@ func New(cache Cache, rebumpDelay time.Duration, log *slog.Logger) *Rule {
 func (r *Rule) Apply(ctx context.Context, ev *eventsv1.TicketChanged) (stored bool, err error) {
 	prev, next := states(ev)
 	if ev.GetChange() == ticketevent.Deleted {
-		stored, err = r.cache.SetTombstone(ctx, ev.GetTicketId(), ev.GetVersion())
 		next = nil
-	} else {
-		stored, err = r.cache.SetTicket(ctx, *next)
 	}
-	if err != nil {
+	if prev == nil && next == nil {
+		// A delete without its previous state: which lists held the
+		// ticket is unknown, so every list that can be named is bumped.
+		if stored, err = r.cache.SetTombstone(ctx, ev.GetTicketId(), ev.GetVersion()); err != nil {
+			return false, err
+		}
+		return stored, r.invalidateBroadly(ctx)
+	}
+	if stored, err = r.cache.Change(ctx, ev.GetTicketId(), ev.GetVersion(), prev, next); err != nil {
 		return false, err
 	}
-	if err := r.invalidateLists(ctx, prev, next); err != nil {
-		return stored, err
-	}
-	if r.rebump != nil && (prev != nil || next != nil) {
+	if r.rebump != nil {
 		r.rebump.schedule(prev, next, ev.GetTicketId())
 	}
 	return stored, nil

@@ -62,6 +62,22 @@ func (c *cache) SetTombstone(_ context.Context, id string, v int64) (bool, error
 
 func (c *cache) DeleteTicket(_ context.Context, id string) error { return c.record("delete " + id) }
 
+// Change records what SetTicket or SetTombstone and InvalidateLists would,
+// in that order, as the real one does in one round trip.
+func (c *cache) Change(ctx context.Context, id string, v int64, prev, next *ticket.Ticket) (bool, error) {
+	var stored bool
+	var err error
+	if next != nil {
+		stored, err = c.SetTicket(ctx, *next)
+	} else {
+		stored, err = c.SetTombstone(ctx, id, v)
+	}
+	if err != nil {
+		return false, err
+	}
+	return stored, c.InvalidateLists(ctx, prev, next)
+}
+
 // InvalidateLists records the generation keys the change touches, as the
 // real cache would bump them.
 func (c *cache) InvalidateLists(_ context.Context, prev, next *ticket.Ticket) error {

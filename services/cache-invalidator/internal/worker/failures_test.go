@@ -134,7 +134,8 @@ func TestLastDeliveryFailureDeadLettersAndPurges(t *testing.T) {
 	testinfra.Eventually(t, 10*time.Second, func() bool {
 		return h.rdb.Exists(ctx, h.cache.Keys().Ticket(tk.ID)).Val() == 0
 	}, "ticket key not deleted after the last delivery")
-	testinfra.Eventually(t, 10*time.Second, func() bool { return h.gen("closed", "alice") == 1 && h.gen("open", "alice") == 1 },
+	// At least once: a failed delivery may bump them too (bumps are always safe).
+	testinfra.Eventually(t, 10*time.Second, func() bool { return h.gen("closed", "alice") >= 1 && h.gen("open", "alice") >= 1 },
 		"lists of the before and after states not invalidated")
 	h.waitDrained("cache-invalidator")
 	if n := testutil.ToFloat64(r.m.Processed.WithLabelValues("updated", "retried")); n != 2 {

@@ -33,44 +33,53 @@ var wrap = ticketdb.Wrap
 
 const selectForUpdate = `SELECT ` + ticketdb.Columns + ` FROM tickets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
 
-// Create implements app.Store.
+const insertTicket = `INSERT INTO tickets (id, title, description, status, priority, assignee, reporter, tags,
+	version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+const insertOutbox = `INSERT INTO outbox (event_id, ticket_id, version, headers, payload) VALUES ($1, $2, $3, $4, $5)`
+
+// Create implements app.Store. Without an idempotency key the ticket and
+// its outbox row go in one batch, one round trip: a batch without
+// transaction statements runs as one implicit transaction.
 func (s *Store) Create(ctx context.Context, t ticket.Ticket, rec app.OutboxRecord, idem *app.Idempotency) (*ticket.Ticket, error) {
+	if idem == nil {
+		b := &pgx.Batch{}
+		queueTicket(b, t)
+		queueOutbox(b, rec)
+		return nil, wrap("create ticket", s.pool.SendBatch(ctx, b).Close())
+	}
 	var replay *ticket.Ticket
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if idem != nil {
-			r, err := claimKey(ctx, tx, idem)
-			if err != nil || r != nil {
-				replay = r
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tickets (id, title, description, status, priority,
-			assignee, reporter, tags, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			t.ID, t.Title, t.Description, t.Status, t.Priority, t.Assignee, t.Reporter, t.Tags,
-			t.Version, t.CreatedAt, t.UpdatedAt); err != nil {
+		r, err := claimKey(ctx, tx, idem)
+		if err != nil || r != nil {
+			replay = r
 			return err
 		}
-		if err := insertOutbox(ctx, tx, rec); err != nil {
+		b := &pgx.Batch{}
+		queueTicket(b, t)
+		queueOutbox(b, rec)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		if idem != nil {
-			return storeKey(ctx, tx, idem, t)
-		}
-		return nil
+		return storeKey(ctx, tx, idem, t)
 	})
 	return replay, wrap("create ticket", err)
 }
 
-// Update implements app.Store. The row lock serialises writers of one ticket,
-// which also orders their outbox ids by version.
+func queueTicket(b *pgx.Batch, t ticket.Ticket) {
+	b.Queue(insertTicket, t.ID, t.Title, t.Description, t.Status, t.Priority, t.Assignee, t.Reporter, t.Tags,
+		t.Version, t.CreatedAt, t.UpdatedAt)
+}
+
+func queueOutbox(b *pgx.Batch, rec app.OutboxRecord) {
+	b.Queue(insertOutbox, rec.EventID, rec.TicketID, rec.Version, rec.Headers, rec.Payload)
+}
+
+// Update implements app.Store. The row lock serialises writers of one
+// ticket, which also orders their outbox ids by version.
 func (s *Store) Update(ctx context.Context, id string, fn app.UpdateFunc) (ticket.Ticket, error) {
 	var out ticket.Ticket
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := lockTicket(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	err := s.change(ctx, id, func(cur ticket.Ticket, b *pgx.Batch) error {
 		next, rec, err := fn(cur)
 		if err != nil {
 			return err
@@ -79,14 +88,12 @@ func (s *Store) Update(ctx context.Context, id string, fn app.UpdateFunc) (ticke
 		if rec == nil {
 			return nil // no-op write: nothing to store, nothing to publish
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET title = $2, description = $3, status = $4,
-			priority = $5, assignee = $6, reporter = $7, tags = $8, version = $9, updated_at = $10
-			WHERE id = $1`,
+		b.Queue(`UPDATE tickets SET title = $2, description = $3, status = $4, priority = $5, assignee = $6,
+			reporter = $7, tags = $8, version = $9, updated_at = $10 WHERE id = $1`,
 			next.ID, next.Title, next.Description, next.Status, next.Priority, next.Assignee,
-			next.Reporter, next.Tags, next.Version, next.UpdatedAt); err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, *rec)
+			next.Reporter, next.Tags, next.Version, next.UpdatedAt)
+		queueOutbox(b, *rec)
+		return nil
 	})
 	return out, wrap("update ticket", err)
 }
@@ -94,39 +101,57 @@ func (s *Store) Update(ctx context.Context, id string, fn app.UpdateFunc) (ticke
 // Delete implements app.Store: the row stays as a tombstone with the next
 // version, so the version sequence of a ticket never repeats.
 func (s *Store) Delete(ctx context.Context, id string, fn func(ticket.Ticket) (app.OutboxRecord, error)) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := lockTicket(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	err := s.change(ctx, id, func(cur ticket.Ticket, b *pgx.Batch) error {
 		rec, err := fn(cur)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET deleted_at = $2, updated_at = $2, version = $3
-			WHERE id = $1`, id, time.Now().UTC(), rec.Version); err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, rec)
+		b.Queue(`UPDATE tickets SET deleted_at = $2, updated_at = $2, version = $3 WHERE id = $1`,
+			id, time.Now().UTC(), rec.Version)
+		queueOutbox(b, rec)
+		return nil
 	})
 	return wrap("delete ticket", err)
 }
 
-func lockTicket(ctx context.Context, tx pgx.Tx, id string) (ticket.Ticket, error) {
-	var t ticket.Ticket
-	err := tx.QueryRow(ctx, selectForUpdate, id).Scan(ticketdb.ScanFields(&t)...)
+// change runs a read-modify-write of one ticket in two round trips: BEGIN
+// and the row lock in one batch, then decide's statements and COMMIT in
+// another. decide queues nothing for a write that changes nothing.
+func (s *Store) change(ctx context.Context, id string, decide func(cur ticket.Ticket, b *pgx.Batch) error) (err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	defer func() {
+		// Whatever failed, leave no transaction open on the pooled
+		// connection (the pool closes one that is still in a transaction).
+		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	first := &pgx.Batch{}
+	first.Queue("BEGIN")
+	first.Queue(selectForUpdate, id)
+	br := conn.SendBatch(ctx, first)
+	var cur ticket.Ticket
+	if _, err = br.Exec(); err == nil {
+		err = br.QueryRow().Scan(ticketdb.ScanFields(&cur)...)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return t, ticket.ErrNotFound
+		return ticket.ErrNotFound
 	}
 	if err != nil {
-		return t, err
+		return err
 	}
-	ticketdb.Normalize(&t)
-	return t, nil
-}
-
-func insertOutbox(ctx context.Context, tx pgx.Tx, rec app.OutboxRecord) error {
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, ticket_id, version, headers, payload)
-		VALUES ($1, $2, $3, $4, $5)`, rec.EventID, rec.TicketID, rec.Version, rec.Headers, rec.Payload)
-	return err
+	ticketdb.Normalize(&cur)
+	second := &pgx.Batch{}
+	if err = decide(cur, second); err != nil {
+		return err
+	}
+	second.Queue("COMMIT")
+	return conn.SendBatch(ctx, second).Close()
 }

@@ -97,7 +97,7 @@ func (r *Relay) lead(ctx context.Context) error {
 	r.log.Info("outbox relay active", "stream", r.cfg.Stream.Name)
 
 	streamReady := false
-	lastPrune := time.Time{}
+	var lastPrune, lastObserve time.Time
 	for {
 		if !streamReady {
 			streamReady = r.ensureStream(ctx)
@@ -111,8 +111,13 @@ func (r *Relay) lead(ctx context.Context) error {
 				}
 			}
 		}
-		if err := r.observe(ctx, conn); err != nil {
-			return err
+		// The backlog gauges need not follow every batch: once a second
+		// spares the database a count per wake-up under load.
+		if time.Since(lastObserve) >= time.Second {
+			if err := r.observe(ctx, conn); err != nil {
+				return err
+			}
+			lastObserve = time.Now()
 		}
 		if time.Since(lastPrune) >= r.cfg.PruneInterval {
 			if err := r.prune(ctx, conn); err != nil {

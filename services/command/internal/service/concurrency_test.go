@@ -96,7 +96,7 @@ func TestConcurrentIfMatchOneWins(t *testing.T) {
 			return do(t, srv, http.MethodPut, "/tickets/"+tk.ID, fmt.Sprintf(`{"title":"writer %d"}`, i), "If-Match", `"1"`)
 		})
 	}()
-	testinfra.Eventually(t, 15*time.Second, func() bool { return s.lockWaiters() == 20 },
+	testinfra.Eventually(t, 60*time.Second, func() bool { return s.lockWaiters() == 20 },
 		"the twenty writes never all waited on the row lock")
 	release()
 	count := map[int]int{}
@@ -142,7 +142,7 @@ func TestConcurrentIdempotentPostsMakeOneTicket(t *testing.T) {
 		})
 	}()
 	// The others answer while the first is still held at the outbox.
-	testinfra.Eventually(t, 15*time.Second, func() bool { return answered.Load() == 19 },
+	testinfra.Eventually(t, 60*time.Second, func() bool { return answered.Load() == 19 },
 		"not nineteen answers while one request holds the key")
 	release()
 	count := map[int]int{}

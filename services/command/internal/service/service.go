@@ -95,7 +95,8 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
 	store := postgres.New(pool)
 	engine := httpx.NewEngine(p.Log, httpMetrics, httpx.WithTracing(p.Name))
 	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: pool.Ping})
-	ticketapi.Routes(engine, app.New(store, cfg.EventSource), verifier, p.Log)
+	ticketapi.Routes(engine, app.New(store, cfg.EventSource), verifier, p.Log,
+		httpx.Limit(cfg.HTTP.MaxInFlight, cfg.HTTP.QueueWait))
 
 	workers := []lifecycle.Worker{lifecycle.Every("idempotency key pruning", pruneKeysEvery, p.Log,
 		func(ctx context.Context) error { _, err := store.PruneKeys(ctx); return err })}

@@ -13,10 +13,12 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
-// Routes registers the write endpoints, all behind scope tickets:write.
-func Routes(r gin.IRouter, cmds *app.Commands, v *auth.Verifier, log *slog.Logger) {
+// Routes registers the write endpoints, all behind scope tickets:write and
+// limit (see httpx.Limit), which goes first: refusing is cheapest before
+// the token is checked.
+func Routes(r gin.IRouter, cmds *app.Commands, v *auth.Verifier, log *slog.Logger, limit gin.HandlerFunc) {
 	h := &Handlers{cmds: cmds, errs: &errorMapper{log: log}}
-	g := r.Group("/tickets", auth.Middleware(v, "tickets:write"), httpx.BodyLimit(MaxBody))
+	g := r.Group("/tickets", limit, auth.Middleware(v, "tickets:write"), httpx.BodyLimit(MaxBody))
 	g.POST("", h.create)
 	g.PUT("/:id", h.update)
 	g.PATCH("/:id", h.update)

@@ -64,6 +64,7 @@ type Cache interface {
 	SetTicket(ctx context.Context, t ticket.Ticket) (bool, error)
 	SetTombstone(ctx context.Context, id string, version int64) (bool, error)
 	Generation(ctx context.Context, q ticketcache.ListQuery) (int64, error)
+	GenerationAndList(ctx context.Context, q ticketcache.ListQuery, guess int64) (gen int64, key string, page []byte, found bool, err error)
 	GetList(ctx context.Context, key string) ([]byte, bool, error)
 	SetList(ctx context.Context, key string, payload []byte) error
 }
@@ -76,11 +77,13 @@ type Queries struct {
 	log     *slog.Logger
 	metrics *Metrics
 	flights singleflight.Group
+	landed  *landed
+	gens    *guesses
 }
 
 // New returns the read use cases.
 func New(store Store, cache Cache, codec cursor.Codec, log *slog.Logger, m *Metrics) *Queries {
-	return &Queries{store: store, cache: cache, codec: codec, log: log, metrics: m}
+	return &Queries{store: store, cache: cache, codec: codec, log: log, metrics: m, landed: newLanded(), gens: newGuesses()}
 }
 
 // observe counts a cache lookup and logs it at debug level.

@@ -105,6 +105,16 @@ func (c *cache) Generation(_ context.Context, q ticketcache.ListQuery) (int64, e
 	return c.gens[c.Keys().Gen(q.Status, q.Assignee)], nil
 }
 
+func (c *cache) GenerationAndList(ctx context.Context, q ticketcache.ListQuery, _ int64) (int64, string, []byte, bool, error) {
+	gen, err := c.Generation(ctx, q)
+	if err != nil {
+		return 0, "", nil, false, err
+	}
+	key := c.Keys().List(q, gen)
+	b, found, err := c.GetList(ctx, key)
+	return gen, key, b, found, err
+}
+
 func (c *cache) GetList(_ context.Context, key string) ([]byte, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

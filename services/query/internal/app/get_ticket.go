@@ -30,26 +30,29 @@ type ticketLoad struct {
 // write back (a tombstone for a deleted ticket).
 func (q *Queries) Ticket(ctx context.Context, id string) (TicketResult, error) {
 	key := q.cache.Keys().Ticket(id)
+	missed := q.landed.now()
 	e, found, err := q.cache.GetTicket(ctx, id)
 	switch {
 	case err != nil:
 		q.observe(ctx, "ticket", Bypass, key, err)
-		return q.loadTicket(ctx, id, Bypass)
+		return q.loadTicket(ctx, id, Bypass, missed)
 	case found:
 		q.observe(ctx, "ticket", Hit, key, nil)
 		return fromEntry(e, Hit), nil
 	}
 	q.observe(ctx, "ticket", Miss, key, nil)
-	return q.loadTicket(ctx, id, Miss)
+	return q.loadTicket(ctx, id, Miss, missed)
 }
 
-func (q *Queries) loadTicket(ctx context.Context, id string, src Source) (TicketResult, error) {
+func (q *Queries) loadTicket(ctx context.Context, id string, src Source, missed uint64) (TicketResult, error) {
 	// One flight per id whatever the callers' sources: they all share its
 	// one query.
-	v, err, _ := q.flights.Do("ticket:"+id, func() (any, error) {
+	flight := "ticket:" + id
+	v, err, _ := q.flights.Do(flight, func() (any, error) {
 		lctx, cancel := detached(ctx)
 		defer cancel()
-		return q.fillTicket(lctx, id)
+		defer q.landed.mark(flight)
+		return q.fillTicket(lctx, id, q.landed.since(flight, missed))
 	})
 	if err != nil {
 		return TicketResult{Source: src}, err
@@ -63,14 +66,16 @@ func (q *Queries) loadTicket(ctx context.Context, id string, src Source) (Ticket
 	return res, nil
 }
 
-// fillTicket runs once per flight. The re-check closes the gap between a
+// fillTicket runs once per flight. recheck closes the gap between a
 // reader's miss and its turn to load: a load that finished in between has
 // filled the cache, so the reader takes that instead of querying again. It
 // runs for a BYPASS too: while the breaker is open it costs nothing, and
 // after a one-off Redis error it spares Postgres.
-func (q *Queries) fillTicket(ctx context.Context, id string) (ticketLoad, error) {
-	if e, found, err := q.cache.GetTicket(ctx, id); err == nil && found {
-		return ticketLoad{res: fromEntry(e, Hit), cached: true}, nil
+func (q *Queries) fillTicket(ctx context.Context, id string, recheck bool) (ticketLoad, error) {
+	if recheck {
+		if e, found, err := q.cache.GetTicket(ctx, id); err == nil && found {
+			return ticketLoad{res: fromEntry(e, Hit), cached: true}, nil
+		}
 	}
 	q.metrics.loads.WithLabelValues("ticket").Inc()
 	row, err := q.store.Ticket(ctx, id)

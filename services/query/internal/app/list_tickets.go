@@ -35,32 +35,32 @@ func (q *Queries) List(ctx context.Context, lq ListQuery) (ListResult, error) {
 	ck := ticketcache.ListQuery{Status: lq.Status, Assignee: lq.Assignee, SortBy: lq.SortBy,
 		Order: lq.Order, Limit: lq.Limit, Cursor: lq.Cursor}
 	keys := q.cache.Keys()
-	gen, err := q.cache.Generation(ctx, ck)
-	if err != nil {
-		q.observe(ctx, "list", Bypass, keys.Gen(lq.Status, lq.Assignee), err)
-		return q.loadList(ctx, lq, keys.List(ck, -1), Bypass)
-	}
-	key := keys.List(ck, gen)
-	b, found, err := q.cache.GetList(ctx, key)
+	missed := q.landed.now()
+	guess := q.gens.slot(keys.Gen(lq.Status, lq.Assignee))
+	gen, key, b, found, err := q.cache.GenerationAndList(ctx, ck, guess.Load())
 	switch {
 	case err != nil:
-		q.observe(ctx, "list", Bypass, key, err)
-		return q.loadList(ctx, lq, key, Bypass)
+		q.observe(ctx, "list", Bypass, keys.Gen(lq.Status, lq.Assignee), err)
+		return q.loadList(ctx, lq, keys.List(ck, -1), Bypass, missed)
 	case found:
+		guess.Store(gen)
 		q.observe(ctx, "list", Hit, key, nil)
 		return ListResult{Body: b, Source: Hit}, nil
 	}
+	guess.Store(gen)
 	q.observe(ctx, "list", Miss, key, nil)
-	return q.loadList(ctx, lq, key, Miss)
+	return q.loadList(ctx, lq, key, Miss, missed)
 }
 
-func (q *Queries) loadList(ctx context.Context, lq ListQuery, key string, src Source) (ListResult, error) {
+func (q *Queries) loadList(ctx context.Context, lq ListQuery, key string, src Source, missed uint64) (ListResult, error) {
 	useCache := src == Miss
 	// key names the generation, or is generation -1 for a BYPASS.
-	v, err, _ := q.flights.Do("list:"+key, func() (any, error) {
+	flight := "list:" + key
+	v, err, _ := q.flights.Do(flight, func() (any, error) {
 		lctx, cancel := detached(ctx)
 		defer cancel()
-		return q.fillList(lctx, lq, key, useCache)
+		defer q.landed.mark(flight)
+		return q.fillList(lctx, lq, key, useCache, useCache && q.landed.since(flight, missed))
 	})
 	if err != nil {
 		return ListResult{Source: src}, err
@@ -72,8 +72,8 @@ func (q *Queries) loadList(ctx context.Context, lq ListQuery, key string, src So
 	return ListResult{Body: l.body, Source: src}, nil
 }
 
-func (q *Queries) fillList(ctx context.Context, lq ListQuery, key string, useCache bool) (listLoad, error) {
-	if useCache {
+func (q *Queries) fillList(ctx context.Context, lq ListQuery, key string, useCache, recheck bool) (listLoad, error) {
+	if recheck {
 		if b, found, err := q.cache.GetList(ctx, key); err == nil && found {
 			return listLoad{body: b, cached: true}, nil
 		}

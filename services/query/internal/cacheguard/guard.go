@@ -111,6 +111,16 @@ func (g *Guard) Generation(ctx context.Context, q ticketcache.ListQuery) (gen in
 	return gen, err
 }
 
+// GenerationAndList implements app.Cache.
+func (g *Guard) GenerationAndList(ctx context.Context, q ticketcache.ListQuery, guess int64) (gen int64, key string, b []byte, found bool, err error) {
+	err = g.do(func() error {
+		var err error
+		gen, key, b, found, err = g.cache.GenerationAndList(ctx, q, guess)
+		return err
+	})
+	return gen, key, b, found, err
+}
+
 // GetList implements app.Cache.
 func (g *Guard) GetList(ctx context.Context, key string) (b []byte, found bool, err error) {
 	err = g.do(func() error {

@@ -133,7 +133,7 @@ func (s *Service) build(cfg config.Config, log *slog.Logger, reg *prometheus.Reg
 	// Reads need only Postgres: with Redis down they bypass the cache, so
 	// Redis is not a readiness condition (/redis-health reports it).
 	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: s.Pool.Ping})
-	ticketapi.Routes(engine, queries, codec, s.rdb, s.verifier, log)
+	ticketapi.Routes(engine, queries, codec, s.rdb, s.verifier, log, httpx.Limit(cfg.HTTP.MaxInFlight, cfg.HTTP.QueueWait))
 	s.Handler = engine
 	return nil
 }

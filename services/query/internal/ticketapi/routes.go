@@ -30,9 +30,10 @@ type Handlers struct {
 // Routes registers GET (and HEAD, which the front door sends here too)
 // /tickets and /tickets/:id behind scope tickets:read, and /redis-health,
 // which needs no token like the other operational endpoints.
-func Routes(r gin.IRouter, q *app.Queries, codec cursor.Codec, rdb redis.UniversalClient, v *auth.Verifier, log *slog.Logger) {
+func Routes(r gin.IRouter, q *app.Queries, codec cursor.Codec, rdb redis.UniversalClient, v *auth.Verifier,
+	log *slog.Logger, limit gin.HandlerFunc) {
 	h := &Handlers{queries: q, codec: codec, rdb: rdb, log: log}
-	g := r.Group("/tickets", auth.Middleware(v, Scope))
+	g := r.Group("/tickets", limit, auth.Middleware(v, Scope))
 	g.GET("", h.list)
 	g.HEAD("", h.list)
 	g.GET("/:id", h.get)
