@@ -95,4 +95,6 @@ func (h flushing) WithAttrs(as []slog.Attr) slog.Handler {
 	return flushing{h.Handler.WithAttrs(as), h.b}
 }
 
-func (h flushing) WithGroup(name string) slog.Handler { return flushing{h.Handler.WithGroup(name), h.b} }
+func (h flushing) WithGroup(name string) slog.Handler {
+	return flushing{h.Handler.WithGroup(name), h.b}
+}
