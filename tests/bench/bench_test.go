@@ -14,7 +14,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"read hit", "list hit", "read miss", "concurrent misses", "write: POST", "write -> fresh",
+	want := []string{"read hit", "list hit", "read miss", "concurrent misses", "write: POST", "write -> fresh", "write -> fresh", "write -> fresh",
 		"peak RSS of command", "peak RSS of query", "peak RSS of cache-invalidator",
 		"uncached list p99, page 1:", "uncached list p99, page 100:"}
 	if len(rep.Rows) != len(want) {

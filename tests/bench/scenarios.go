@@ -173,16 +173,23 @@ func run(ctx context.Context, sz Size, profiles string, log io.Writer) (*Report,
 	}
 
 	if sz.want("fresh") {
-		fmt.Fprintf(log, "bench: write -> fresh at %d writes/s\n", sz.FreshRate)
-		fr, err := writeToFresh(ctx, st, command, fresh, sz.FreshRate, sz.FreshFor)
-		if err != nil {
-			return nil, err
+		// Lower rates first, for the shape of the curve; the target is the
+		// last one's.
+		for _, rate := range []int{sz.FreshRate / 5, sz.FreshRate / 2, sz.FreshRate} {
+			fmt.Fprintf(log, "bench: write -> fresh at %d writes/s\n", rate)
+			fr, err := writeToFresh(ctx, st, command, fresh, rate, sz.FreshFor)
+			if err != nil {
+				return nil, err
+			}
+			row := Row{Scenario: fmt.Sprintf("write -> fresh p99 at %d writes/s, open loop", rate),
+				Project: fmt.Sprintf("p50 %s, p99 %s, max %s (%d writes, %d failed %v)", ms(fr.p50), ms(fr.p99), ms(fr.max),
+					fr.writes, fr.failed, fr.codes),
+				Floor: "-", Value: float64(fr.p99) / float64(time.Millisecond), Target: "-", Met: true}
+			if rate == sz.FreshRate {
+				row.Target, row.Met = "<= 10 ms", fr.p99 <= 10*time.Millisecond && fr.failed == 0 && fr.unseen == 0
+			}
+			rep.Rows = append(rep.Rows, row)
 		}
-		rep.Rows = append(rep.Rows, Row{Scenario: fmt.Sprintf("write -> fresh p99 at %d writes/s, open loop", sz.FreshRate),
-			Project: fmt.Sprintf("p50 %s, p99 %s, max %s (%d writes, %d failed)", ms(fr.p50), ms(fr.p99), ms(fr.max), fr.writes, fr.failed),
-			Floor:   "-", Value: float64(fr.p99) / float64(time.Millisecond), Target: "<= 10 ms",
-			Met: fr.p99 <= 10*time.Millisecond && fr.failed == 0 && fr.unseen == 0})
-
 	}
 
 	for _, p := range []*proc{command, query, invalidator} {
@@ -282,6 +289,7 @@ func metric(base, series string) (float64, error) {
 type freshness struct {
 	p50, p99, max          time.Duration
 	writes, failed, unseen int
+	codes                  map[uint16]int // of the failed writes
 }
 
 // writeToFresh PATCHes the tickets in turn at rate per second for d, open
@@ -369,6 +377,12 @@ func writeToFresh(ctx context.Context, st *stack, command *proc, ids []string, r
 		t.Body = []byte(`{"title":"version ` + strconv.FormatUint(i, 10) + `"}`)
 	}, func(r *vegeta.Result) {
 		if r.Code != http.StatusOK {
+			mu.Lock()
+			if fr.codes == nil {
+				fr.codes = map[uint16]int{}
+			}
+			fr.codes[r.Code]++
+			mu.Unlock()
 			return
 		}
 		tags, _ := httpx.ParseEntityTags(r.Headers.Get("ETag"))
