@@ -10,7 +10,7 @@ MODULES := . deploy pkg/testinfra/containers
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help dev test bench bench-quick build migrate tidy vet modules-check
+.PHONY: help dev test fuzz fuzz-smoke bench bench-quick build migrate tidy vet modules-check
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
@@ -22,6 +22,17 @@ test: ## every test of every module, against real Postgres, Redis and NATS
 	  echo "== go test $$m"; \
 	  (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; \
 	done
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# go test above already replays every fuzz target's seeds and testdata/fuzz
+# corpus; fuzz-smoke also mutates for a moment, fuzz for as long as you like.
+FUZZTIME ?= 60s
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s); failures are saved under testdata/fuzz
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
+
+fuzz-smoke: ## every fuzz target mutated for 5s (part of make test)
+	@echo "== fuzz smoke"
+	@FUZZTIME=5s GO=$(GO) scripts/fuzz.sh
 
 bench: ## every hot path beside its floor, as ratios (about 10 minutes); the table also goes to bench-results.json
 	$(GO) run ./tests/bench -out bench-results.json

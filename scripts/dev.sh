@@ -25,9 +25,15 @@ mkdir -p "$state" "$bin"
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
-# One key source only: a set AUTH_JWKS_URL means no default secret.
-if [ -z "${AUTH_JWKS_URL:-}" ]; then
-  export AUTH_JWT_SECRET=${AUTH_JWT_SECRET:-dev-only-secret-change-me-0123456789abcdef}
+# What only a developer's machine may use (the development keys, auth off, a
+# random cursor key) is refused unless ENV says development.
+export ENV=${ENV:-development}
+# One key source only; by default the development key pair of deploy/dev-keys
+# (the compose stack's too): the services verify with its public half, and
+# ticketctl token signs with the private one.
+if [ -z "${AUTH_JWKS_URL:-}${AUTH_JWT_SECRET:-}${AUTH_PUBLIC_KEY_FILE:-}" ] && [ "${AUTH_DISABLED:-}" != true ]; then
+  export AUTH_PUBLIC_KEY_FILE=$root/deploy/dev-keys/public.pem
+  export AUTH_PRIVATE_KEY_FILE=${AUTH_PRIVATE_KEY_FILE:-$root/deploy/dev-keys/private.pem}
 fi
 export LOG_FORMAT=${LOG_FORMAT:-text}
 export LOG_LEVEL=${LOG_LEVEL:-info}
@@ -126,19 +132,37 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-nats_note="already running"
+nats_note="already running" ctl_line=
+declare -A nats_url=()
 if ! answers "$NATS_URL" 4222; then
   if [ ! -x "$bin/nats-server" ] || ! "$bin/nats-server" --version | grep -q "${NATS_SERVER_VERSION#v}"; then
     echo "make dev: building nats-server $NATS_SERVER_VERSION (once)"
     GOBIN="$bin" GOWORK=off "$GO" install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
   fi
   hp=$(hostport "$NATS_URL" 4222)
+  # The users and permissions of deploy/nats/auth.conf, as in compose, with
+  # passwords made once for this checkout.
+  if [ ! -s "$state/nats-passwords" ]; then
+    (umask 077; for u in COMMAND INVALIDATOR TICKETCTL ADMIN; do
+      echo "NATS_${u}_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    done >"$state/nats-passwords")
+  fi
+  set -a; . "$state/nats-passwords"; set +a
+  cp deploy/nats/auth.conf "$state/nats-auth.conf"
+  cat >"$state/nats.conf" <<CONF
+listen: $hp
+jetstream { store_dir: "$state/nats" }
+include ./nats-auth.conf
+CONF
   echo "make dev: starting nats-server on $hp (JetStream, store in .dev/nats, log in .dev/nats.log)"
-  setsid "$bin/nats-server" -a "${hp%:*}" -p "${hp##*:}" -js -sd "$state/nats" 9>&- >"$state/nats.log" 2>&1 &
+  setsid "$bin/nats-server" -c "$state/nats.conf" 9>&- >"$state/nats.log" 2>&1 &
   nats_pid=$! pids+=($!) names+=(nats-server)
   for _ in $(seq 50); do answers "$NATS_URL" 4222 && break; sleep 0.1; done
   answers "$NATS_URL" 4222 || die "nats-server did not start; see .dev/nats.log"
-  nats_note="started by make dev, log in .dev/nats.log"
+  nats_url=([command]="nats://command:$NATS_COMMAND_PASSWORD@$hp"
+    [cache-invalidator]="nats://cache-invalidator:$NATS_INVALIDATOR_PASSWORD@$hp")
+  nats_note="started by make dev with deploy/nats/auth.conf's users (passwords in .dev/nats-passwords), log in .dev/nats.log"
+  ctl_line="export NATS_URL=nats://ticketctl:$NATS_TICKETCTL_PASSWORD@$hp   # ticketctl's read-only user"
 fi
 
 caddy_built() {
@@ -168,7 +192,7 @@ echo "make dev: building ${services[*]}"
 
 declare -A addr=([command]=$COMMAND_ADDR [query]=$QUERY_ADDR [cache-invalidator]=$INVALIDATOR_ADDR)
 for svc in "${services[@]}"; do
-  start "$svc" env HTTP_ADDR="${addr[$svc]}" "$bin/$svc"
+  start "$svc" env HTTP_ADDR="${addr[$svc]}" NATS_URL="${nats_url[$svc]:-$NATS_URL}" "$bin/$svc"
 done
 fd_bind=${FRONTDOOR_ADDR%:*}
 start frontdoor env FRONTDOOR_BIND="${fd_bind:-0.0.0.0}" FRONTDOOR_PORT="${FRONTDOOR_ADDR##*:}" \
@@ -207,12 +231,12 @@ status_of() {
 }
 # shellcheck disable=SC2016 # $TOKEN is for the reader's shell
 auth=' -H "Authorization: Bearer $TOKEN"'
-if [ -n "${AUTH_JWT_SECRET:-}" ]; then
+if [ -n "${AUTH_PRIVATE_KEY_FILE:-}${AUTH_JWT_SECRET:-}" ]; then
   token_line="export TOKEN=$("$bin/ticketctl" token --sub dev --scope "tickets:read tickets:write" --ttl 12h)"
 elif [ "${AUTH_DISABLED:-}" = true ]; then
   token_line="# AUTH_DISABLED=true: no token needed" auth=
 else
-  token_line="export TOKEN=<a token from your identity provider (AUTH_JWKS_URL is set)>"
+  token_line="export TOKEN=<a token from your identity provider, or set AUTH_PRIVATE_KEY_FILE>"
 fi
 cat <<MSG
 
@@ -223,6 +247,7 @@ cat <<MSG
   nats               $NATS_URL   ($nats_note)
 
   $token_line
+  ${ctl_line:-# ticketctl reads NATS_URL=$NATS_URL}
   curl -sS -i -X POST $front/tickets$auth \\
     -H 'Content-Type: application/json' -d '{"title":"Printer on floor 3 is jammed","priority":"high"}'
   curl -sS -i "$front/tickets"$auth     # twice: X-Cache MISS, then HIT

@@ -29,11 +29,13 @@ type envConfig struct {
 }
 
 // tokenEnv is what `ticketctl token` signs with; the services check the
-// same issuer and audience.
+// same issuer, audience and lifetime.
 type tokenEnv struct {
-	Secret   string `env:"AUTH_JWT_SECRET"`
-	Issuer   string `env:"AUTH_ISSUER"`
-	Audience string `env:"AUTH_AUDIENCE"`
+	PrivateKeyFile string        `env:"AUTH_PRIVATE_KEY_FILE"`
+	Secret         string        `env:"AUTH_JWT_SECRET"`
+	Issuer         string        `env:"AUTH_ISSUER"`
+	Audience       string        `env:"AUTH_AUDIENCE"`
+	MaxLifetime    time.Duration `env:"AUTH_MAX_TOKEN_LIFETIME" envDefault:"24h"`
 }
 
 // env loads the environment; a malformed variable is the caller's to fix (exit 2).
@@ -63,7 +65,7 @@ func (a *app) connectNATS(timeout time.Duration, extra ...nats.Option) (*natsCon
 		return nil, err
 	}
 	shown := redact(cfg.NATS.URL)
-	opts := []nats.Option{nats.Name("ticketctl"), nats.Timeout(timeout)}
+	opts := []nats.Option{nats.Name("ticketctl"), nats.CustomInboxPrefix(natsconn.InboxPrefix("ticketctl")), nats.Timeout(timeout)}
 	if cfg.NATS.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATS.Creds))
 	}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 )
@@ -85,7 +89,10 @@ func TestExitCodes(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"missing secret", nil, []string{"token", "--sub", "a"}, exitUsage, "AUTH_JWT_SECRET is not set"},
+		{"missing secret", nil, []string{"token", "--sub", "a"}, exitUsage, "AUTH_PRIVATE_KEY_FILE or AUTH_JWT_SECRET is required"},
+		{"missing key file", map[string]string{"AUTH_PRIVATE_KEY_FILE": "/nonexistent/private.pem"}, []string{"token", "--sub", "a"}, exitUsage, "AUTH_PRIVATE_KEY_FILE"},
+		{"ttl beyond the limit", good, []string{"token", "--sub", "a", "--ttl", "25h"}, exitUsage, "AUTH_MAX_TOKEN_LIFETIME"},
+		{"keys without dir", good, []string{"keys", "generate"}, exitUsage, "--dir is required"},
 		{"short secret", map[string]string{"AUTH_JWT_SECRET": "short"}, []string{"token", "--sub", "a"}, exitUsage, "at least 32 bytes"},
 		{"bad ttl", good, []string{"token", "--sub", "a", "--ttl", "soon"}, exitUsage, "invalid argument"},
 		{"negative ttl", good, []string{"token", "--sub", "a", "--ttl", "-1h"}, exitUsage, "--ttl must be positive"},
@@ -135,5 +142,49 @@ func TestRuntimeErrorExit1(t *testing.T) {
 	}
 	if strings.Contains(errOut.String(), "--help") {
 		t.Errorf("stderr %q points to --help: a runtime error is not a usage problem", errOut.String())
+	}
+}
+
+// keys generate writes a pair that token signs with and a service verifies with; the private
+// half is the owner's alone, and a second run refuses to overwrite it.
+func TestKeysGenerateAndSign(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "keys")
+	code, out, errOut := runCLI(t, nil, "keys", "generate", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("keys generate: %d %s", code, errOut)
+	}
+	priv, pub := filepath.Join(dir, "private.pem"), filepath.Join(dir, "public.pem")
+	if out != "AUTH_PRIVATE_KEY_FILE="+priv+"\nAUTH_PUBLIC_KEY_FILE="+pub+"\n" {
+		t.Errorf("stdout %q", out)
+	}
+	if st, err := os.Stat(priv); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key mode: %v %v", st, err)
+	}
+	before, _ := os.ReadFile(priv)
+	if code, _, errOut := runCLI(t, nil, "keys", "generate", "--dir", dir); code != exitUsage || !strings.Contains(errOut, "never overwritten") {
+		t.Fatalf("second generate: %d %s", code, errOut)
+	}
+	if after, _ := os.ReadFile(priv); !bytes.Equal(before, after) {
+		t.Fatal("the private key was overwritten")
+	}
+
+	// The key wins over a secret set beside it.
+	code, out, errOut = runCLI(t, map[string]string{"AUTH_PRIVATE_KEY_FILE": priv, "AUTH_JWT_SECRET": testSecret},
+		"token", "--sub", "carol", "--scope", "tickets:read")
+	if code != exitOK {
+		t.Fatalf("token: %d %s", code, errOut)
+	}
+	tok := strings.TrimSpace(out)
+	v, err := auth.NewVerifier(auth.Config{PublicKeyFile: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Verify(tok); err != nil || c.Subject != "carol" {
+		t.Fatalf("Verify: %+v %v", c, err)
+	}
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	if err != nil || parsed.Header["alg"] != "EdDSA" || parsed.Header["typ"] != "at+jwt" {
+		t.Fatalf("header %v %v", parsed.Header, err)
 	}
 }

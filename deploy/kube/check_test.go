@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -72,6 +73,23 @@ func TestCheckCatchesMistakes(t *testing.T) {
 				p.Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "invalidator"
 			})
 		}, "Deployment/cache-invalidator: no PodDisruptionBudget"},
+		{"secret item the example lacks", deploy("command", func(d *appsv1.Deployment) {
+			for i := range d.Spec.Template.Spec.Volumes {
+				if v := d.Spec.Template.Spec.Volumes[i].Secret; v != nil && v.SecretName == "ticketsys-nats" {
+					v.Items[0].Key = "nats.creds"
+				}
+			}
+		}), `key "nats.creds" of Secret "ticketsys-nats"`},
+		{"no default deny", func(t *testing.T) []Object {
+			return mutate(t, "NetworkPolicy", "ticketsys-default-deny", func(p *networkingv1.NetworkPolicy) {
+				p.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+			})
+		}, "no NetworkPolicy denies its traffic by default"},
+		{"egress to DNS only", func(t *testing.T) []Object {
+			return mutate(t, "NetworkPolicy", "query-egress", func(p *networkingv1.NetworkPolicy) {
+				p.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] = "reader"
+			})
+		}, "Deployment/query: no NetworkPolicy lets it reach anything but DNS"},
 		{"Service port not served", func(t *testing.T) []Object {
 			return mutate(t, "Service", "command", func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromInt32(9999) })
 		}, "targetPort 9999"},

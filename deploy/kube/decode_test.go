@@ -35,13 +35,20 @@ func TestDecodeIsStrict(t *testing.T) {
 func TestSecretKeys(t *testing.T) {
 	t.Parallel()
 	keys := exampleSecrets(t)
-	for _, k := range []string{"database-url", "migrate-database-url", "read-database-url", "redis-url", "auth-jwt-secret"} {
-		if !keys["ticketsys"][k] {
-			t.Errorf("the example Secret lacks %s", k)
+	for secret, want := range map[string][]string{
+		"ticketsys":      {"database-url", "migrate-database-url", "read-database-url", "redis-url", "cursor-secret"},
+		"ticketsys-nats": {"command.creds", "cache-invalidator.creds"},
+		"ticketsys-auth": {"public.pem"},
+	} {
+		for _, k := range want {
+			if !keys[secret][k] {
+				t.Errorf("the example Secret %s lacks %s", secret, k)
+			}
 		}
 	}
-	if !keys["ticketsys-nats"]["nats.creds"] {
-		t.Error("the example lacks Secret ticketsys-nats with nats.creds")
+	// Nothing that signs tokens goes near the services.
+	if keys["ticketsys"]["auth-jwt-secret"] {
+		t.Error("the example Secret still holds auth-jwt-secret")
 	}
 
 	dir := t.TempDir()

@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -160,9 +161,49 @@ func checkPodRefs(w workload, configMaps map[string]bool, secretKeys map[string]
 	for _, v := range w.spec.Volumes {
 		if v.Secret != nil {
 			secret("volume "+v.Name, v.Secret.SecretName, "")
+			for _, it := range v.Secret.Items {
+				secret("volume "+v.Name, v.Secret.SecretName, it.Key)
+			}
 		}
 		if v.ConfigMap != nil {
 			configMap("volume "+v.Name, v.ConfigMap.Name)
+		}
+	}
+	return errs
+}
+
+// checkNetworkPolicies wants every pod closed by default, in and out, and let
+// out somewhere besides DNS: a pod no policy selects talks to anything.
+func checkNetworkPolicies(objs []Object) []error {
+	var policies []*networkingv1.NetworkPolicy
+	for _, o := range objs {
+		if p, ok := o.Obj.(*networkingv1.NetworkPolicy); ok {
+			policies = append(policies, p)
+		}
+	}
+	var errs []error
+	for _, w := range workloads(objs) {
+		var denyIn, denyOut, egress bool
+		for _, p := range policies {
+			sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+			if err != nil || !sel.Matches(labels.Set(w.labels)) {
+				continue
+			}
+			for _, t := range p.Spec.PolicyTypes {
+				denyIn = denyIn || (t == networkingv1.PolicyTypeIngress && len(p.Spec.Ingress) == 0)
+				denyOut = denyOut || (t == networkingv1.PolicyTypeEgress && len(p.Spec.Egress) == 0)
+			}
+			for _, e := range p.Spec.Egress {
+				for _, port := range e.Ports {
+					egress = egress || (port.Port != nil && port.Port.IntValue() != 53)
+				}
+			}
+		}
+		switch {
+		case !denyIn || !denyOut:
+			errs = append(errs, fmt.Errorf("%s: no NetworkPolicy denies its traffic by default (ingress %t, egress %t)", w.owner, denyIn, denyOut))
+		case !egress:
+			errs = append(errs, fmt.Errorf("%s: no NetworkPolicy lets it reach anything but DNS", w.owner))
 		}
 	}
 	return errs

@@ -40,6 +40,7 @@ func Check(objs []Object, secretKeys map[string]map[string]bool) []error {
 		errs = append(errs, checkPod(w)...)
 	}
 	errs = append(errs, checkReferences(objs, secretKeys)...)
+	errs = append(errs, checkNetworkPolicies(objs)...)
 	return errs
 }
 

@@ -59,7 +59,7 @@ func TestComposeVariablesFollowTheContract(t *testing.T) {
 }
 
 // The contract: compose honours every variable already set in the
-// environment, AUTH_JWT_SECRET included.
+// environment, the auth key source included.
 func TestComposeHonoursTheEnvironment(t *testing.T) {
 	t.Parallel()
 	set := map[string]string{}
@@ -204,5 +204,53 @@ func TestComposePassesOnlyKnownVariables(t *testing.T) {
 	}
 	if !known["query"]["AUTH_JWT_SECRET"] || known["cache-invalidator"]["AUTH_JWT_SECRET"] {
 		t.Errorf("auth variables misattributed: %v", known)
+	}
+}
+
+// Every process logs in as its own least-privileged user: Postgres logins made
+// by deploy/postgres/init-logins.sh (tests/e2e/dblogins_test.go runs it), NATS
+// users of deploy/nats/auth.conf (tests/e2e/natsauth_test.go checks their
+// permissions), each with its password passed to the server that checks it.
+func TestComposeUsesLeastPrivilegedUsers(t *testing.T) {
+	t.Parallel()
+	p := loadProject(t, nil)
+	for svc, want := range map[string]map[string]string{
+		"command":           {"DATABASE_URL": "ticketsys_command", "NATS_URL": "command"},
+		"query":             {"READ_DATABASE_URL": "ticketsys_query"},
+		"cache-invalidator": {"NATS_URL": "cache-invalidator"},
+		"migrate":           {"DATABASE_URL": "postgres"},
+	} {
+		for name, user := range want {
+			u := parseURL(t, env(service(t, p, svc), name))
+			if pw, _ := u.User.Password(); u.User.Username() != user || pw == "" {
+				t.Errorf("%s: %s logs in as %q, want %q with a password", svc, name, u.User.Username(), user)
+			}
+		}
+	}
+	mounts := func(svc, source, target string) {
+		t.Helper()
+		for _, v := range service(t, p, svc).Volumes {
+			if v.Type == "bind" && strings.HasSuffix(v.Source, source) && v.Target == target && v.ReadOnly {
+				return
+			}
+		}
+		t.Errorf("%s does not mount %s read-only at %s", svc, source, target)
+	}
+	mounts("postgres", "/deploy/postgres/init-logins.sh", "/docker-entrypoint-initdb.d/10-logins.sh")
+	mounts("nats", "/deploy/nats/auth.conf", "/etc/nats/auth.conf") // nats.conf includes ./auth.conf
+	pg, nats := service(t, p, "postgres"), service(t, p, "nats")
+	for _, v := range []string{"COMMAND_DB_PASSWORD", "QUERY_DB_PASSWORD"} {
+		if env(pg, v) == "" {
+			t.Errorf("postgres: %s unset", v)
+		}
+	}
+	for _, v := range []string{"NATS_COMMAND_PASSWORD", "NATS_INVALIDATOR_PASSWORD", "NATS_TICKETCTL_PASSWORD", "NATS_ADMIN_PASSWORD"} {
+		if env(nats, v) == "" {
+			t.Errorf("nats: %s unset", v)
+		}
+	}
+	cmdURL := parseURL(t, env(service(t, p, "command"), "NATS_URL"))
+	if pw, _ := cmdURL.User.Password(); pw != env(nats, "NATS_COMMAND_PASSWORD") {
+		t.Error("command's NATS password is not the one nats-server checks")
 	}
 }

@@ -71,6 +71,13 @@ func TestCaddyfileRoutes(t *testing.T) {
 		"handle @read {\nreverse_proxy {$QUERY_UPSTREAM:127.0.0.1:8082}\n}",
 		"handle {\nreverse_proxy {$COMMAND_UPSTREAM:127.0.0.1:8081}\n}",
 		"http://:{$FRONTDOOR_PORT:8000} {",
+		// Hardening: probes and metrics stay inside, limits, security headers on every answer.
+		"@internal path /readyz /metrics /debug/*",
+		"max_size 1MiB",
+		"max_header_size 64KiB",
+		"X-Content-Type-Options nosniff",
+		"handle_errors 413 {\nimport security_headers",
+		"handle_errors 502 503 504 {\nimport security_headers",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Caddyfile lacks %q", want)
@@ -101,21 +108,42 @@ func TestNATSConfigSyncsEveryWrite(t *testing.T) {
 }
 
 // A token that `make dev` prints works against the compose stack with
-// nothing set: both default to the same development secret.
-func TestDevSecretMatchesMakeDev(t *testing.T) {
+// nothing set: both verify with the development key pair's public half, which
+// the services refuse unless ENV=development, and both say development.
+func TestDevKeysMatchMakeDev(t *testing.T) {
 	t.Parallel()
-	m := regexp.MustCompile(`AUTH_JWT_SECRET=\$\{AUTH_JWT_SECRET:-([^}]+)\}`).FindStringSubmatch(readFile(t, "scripts/dev.sh"))
-	if m == nil {
-		t.Fatal("scripts/dev.sh sets no AUTH_JWT_SECRET default")
-	}
-	p := loadProject(t, nil)
-	for _, svc := range []string{"command", "query"} {
-		if got := env(service(t, p, svc), "AUTH_JWT_SECRET"); got != m[1] {
-			t.Errorf("%s: AUTH_JWT_SECRET default %q, make dev's is %q", svc, got, m[1])
+	dev := readFile(t, "scripts/dev.sh")
+	for _, want := range []string{
+		`export ENV=${ENV:-development}`,
+		`export AUTH_PUBLIC_KEY_FILE=$root/deploy/dev-keys/public.pem`,
+		`export AUTH_PRIVATE_KEY_FILE=${AUTH_PRIVATE_KEY_FILE:-$root/deploy/dev-keys/private.pem}`,
+	} {
+		if !strings.Contains(dev, want) {
+			t.Errorf("scripts/dev.sh lacks %s", want)
 		}
 	}
-	if len(m[1]) < 32 {
-		t.Errorf("the development secret has %d bytes; HS256 needs 32", len(m[1]))
+	p := loadProject(t, nil)
+	for _, svc := range []string{"command", "query", "cache-invalidator"} {
+		if got := env(service(t, p, svc), "ENV"); got != "development" {
+			t.Errorf("%s: ENV %q, want development", svc, got)
+		}
+	}
+	for _, svc := range []string{"command", "query"} {
+		s := service(t, p, svc)
+		keyFile := env(s, "AUTH_PUBLIC_KEY_FILE")
+		var mounted bool
+		for _, v := range s.Volumes {
+			mounted = mounted || (v.Type == "bind" && v.Target == keyFile && v.ReadOnly &&
+				strings.HasSuffix(v.Source, "/deploy/dev-keys/public.pem"))
+		}
+		if !mounted {
+			t.Errorf("%s: AUTH_PUBLIC_KEY_FILE %q is not deploy/dev-keys/public.pem mounted read-only: %+v", svc, keyFile, s.Volumes)
+		}
+	}
+	// Set empty, another key source can be used without editing the file.
+	other := loadProject(t, map[string]string{"AUTH_PUBLIC_KEY_FILE": "", "AUTH_JWKS_URL": "https://idp.example/jwks"})
+	if got := env(service(t, other, "query"), "AUTH_PUBLIC_KEY_FILE"); got != "" {
+		t.Errorf("AUTH_PUBLIC_KEY_FILE= is not honoured: %q", got)
 	}
 }
 

@@ -23,11 +23,11 @@ var infrastructure = []string{"postgres", "redis", "nats"}
 // contractVars is the CONTRACT's configuration table, per process; optional
 // marks the variables without a default (unset unless the caller sets them).
 var contractVars = map[string][]string{
-	"command": {"HTTP_ADDR", "DATABASE_URL", "NATS_URL", "NATS_CREDS?", "STREAM_REPLICAS", "STREAM_MAX_AGE",
-		"AUTH_JWT_SECRET", "AUTH_JWKS_URL?", "AUTH_ISSUER?", "AUTH_AUDIENCE?", "AUTH_DISABLED?", "LOG_LEVEL", "LOG_FORMAT"},
-	"query": {"HTTP_ADDR", "READ_DATABASE_URL", "REDIS_URL", "REDIS_CLUSTER", "CACHE_TTL_SECONDS",
-		"AUTH_JWT_SECRET", "AUTH_JWKS_URL?", "AUTH_ISSUER?", "AUTH_AUDIENCE?", "AUTH_DISABLED?", "LOG_LEVEL", "LOG_FORMAT"},
-	"cache-invalidator": {"HTTP_ADDR", "REDIS_URL", "REDIS_CLUSTER", "NATS_URL", "NATS_CREDS?", "CACHE_TTL_SECONDS",
+	"command": {"HTTP_ADDR", "ENV", "DATABASE_URL", "NATS_URL", "NATS_CREDS?", "STREAM_REPLICAS", "STREAM_MAX_AGE",
+		"AUTH_PUBLIC_KEY_FILE", "AUTH_JWT_SECRET?", "AUTH_JWKS_URL?", "AUTH_ISSUER?", "AUTH_AUDIENCE?", "AUTH_DISABLED?", "LOG_LEVEL", "LOG_FORMAT"},
+	"query": {"HTTP_ADDR", "ENV", "READ_DATABASE_URL", "REDIS_URL", "REDIS_CLUSTER", "CACHE_TTL_SECONDS",
+		"AUTH_PUBLIC_KEY_FILE", "AUTH_JWT_SECRET?", "AUTH_JWKS_URL?", "AUTH_ISSUER?", "AUTH_AUDIENCE?", "AUTH_DISABLED?", "LOG_LEVEL", "LOG_FORMAT"},
+	"cache-invalidator": {"HTTP_ADDR", "ENV", "REDIS_URL", "REDIS_CLUSTER", "NATS_URL", "NATS_CREDS?", "CACHE_TTL_SECONDS",
 		"LOG_LEVEL", "LOG_FORMAT"},
 }
 

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -160,4 +162,46 @@ func TestJWKSUnreachableAtStart(t *testing.T) {
 	if _, err := v.Verify(withKID(t, jwt.SigningMethodRS256, rsaKey, "rsa-1")); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("Verify: got %v, want %v", err, auth.ErrInvalidToken)
 	}
+}
+
+// Junk kids do not lock a rotated-in key out: one that cannot be a key's name is refused
+// without a fetch, so the next real new kid is fetched at once; a well-formed junk kid can take the
+// refresh turn, and the real one gets in when the next turn comes, seconds later, not minutes.
+func TestJWKSJunkKIDsDoNotLockOutRotation(t *testing.T) {
+	t.Parallel()
+	srv := newJWKSServer(t)
+	srv.add(t, "rsa-1", jwkset.AlgRS256, &rsaKey.PublicKey)
+	v, err := auth.NewVerifier(auth.Config{JWKSURL: srv.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	for _, kid := range []string{strings.Repeat("k", 200), "with space", "nul\x00"} {
+		if _, err := v.Verify(withKID(t, jwt.SigningMethodRS256, rsaKey, kid)); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("malformed kid %q: %v", kid, err)
+		}
+	}
+	ec1, ec2 := p256Key(t), p256Key(t)
+	srv.add(t, "ec-1", jwkset.AlgES256, &ec1.PublicKey)
+	if _, err := v.Verify(withKID(t, jwt.SigningMethodES256, ec1, "ec-1")); err != nil {
+		t.Fatalf("a rotated-in key after malformed kids: %v", err)
+	}
+
+	if _, err := v.Verify(withKID(t, jwt.SigningMethodRS256, rsaKey, "junk-but-well-formed")); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("junk kid: %v", err)
+	}
+	srv.add(t, "ec-2", jwkset.AlgES256, &ec2.PublicKey)
+	start := time.Now()
+	deadline := start.Add(3 * auth.UnknownKIDRefresh)
+	for {
+		_, err := v.Verify(withKID(t, jwt.SigningMethodES256, ec2, "ec-2"))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a rotated-in key still refused %s after a junk kid: %v", time.Since(start), err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("rotated-in key accepted %s after a junk kid", time.Since(start).Round(time.Second))
 }

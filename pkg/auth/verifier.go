@@ -17,6 +17,9 @@ import (
 // Leeway absorbs clock skew between the token issuer and this process.
 const Leeway = 30 * time.Second
 
+// UnknownKIDRefresh is how often a token with a kid not in the key set may refetch the set.
+const UnknownKIDRefresh = 10 * time.Second
+
 var (
 	// ErrInvalidToken wraps every reason a token is refused; the jwt error is wrapped as well.
 	ErrInvalidToken = errors.New("invalid token")
@@ -40,6 +43,8 @@ type Verifier struct {
 	keyFunc  jwt.Keyfunc
 	stop     context.CancelFunc
 	cache    verified
+
+	maxLifetime time.Duration
 }
 
 // NewVerifier validates cfg and prepares the key source. With AUTH_JWKS_URL it fetches the key set
@@ -54,35 +59,58 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return v, nil
 	}
 
-	// Pinning the methods per key source is what stops alg=none and algorithm confusion (an RSA
+	// Pinning the methods per key source is what stops alg=none and algorithm confusion (a
 	// public key used as an HMAC secret).
 	var methods []string
-	if cfg.JWTSecret != "" {
+	switch {
+	case cfg.JWTSecret != "":
 		secret := []byte(cfg.JWTSecret)
 		methods = []string{jwt.SigningMethodHS256.Alg()}
 		v.keyFunc = func(*jwt.Token) (any, error) { return secret, nil }
-	} else {
+	case cfg.PublicKeyFile != "":
+		key, _, err := readPublicKey(cfg.PublicKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		methods = []string{methodFor(key).Alg()}
+		v.keyFunc = func(*jwt.Token) (any, error) { return key, nil }
+	default:
 		ctx, cancel := context.WithCancel(context.Background())
 		kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
-			HTTPTimeout:     10 * time.Second,
-			RefreshInterval: 15 * time.Minute,
-			// Unknown kids (key rotation, or an attacker's junk) refresh at most once a minute, and
-			// a request never waits long for that turn.
-			RefreshUnknownKID: rate.NewLimiter(rate.Every(time.Minute), 1),
-			RateLimitWaitMax:  5 * time.Second,
+			HTTPTimeout: 10 * time.Second,
+			// The set is fetched every minute whatever tokens arrive, so junk kids sent on
+			// purpose, however often, keep a rotated-in key out for a minute at most.
+			RefreshInterval: time.Minute,
+			// An unknown kid (a key rotated in, or an attacker's junk) refreshes the set at most
+			// every ten seconds, and a request never waits long for its turn.
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(UnknownKIDRefresh), 1),
+			RateLimitWaitMax:  time.Second,
 		})
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
 		}
-		methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg()}
-		v.keyFunc = kf.Keyfunc
+		methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()}
+		v.keyFunc = func(t *jwt.Token) (any, error) {
+			// A kid that cannot be a key's name is refused before it can cost a refresh.
+			if kid, _ := t.Header["kid"].(string); len(kid) > 128 || strings.ContainsFunc(kid, func(r rune) bool {
+				return r < 0x21 || r > 0x7e
+			}) {
+				return nil, errors.New("malformed kid")
+			}
+			return kf.Keyfunc(t)
+		}
 		v.stop = cancel
+	}
+	v.maxLifetime = cfg.MaxLifetime
+	if v.maxLifetime == 0 {
+		v.maxLifetime = DefaultMaxLifetime
 	}
 
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(methods),
 		jwt.WithExpirationRequired(), // v5 accepts a token without exp unless told otherwise
+		jwt.WithIssuedAt(),           // an iat in the future (beyond the leeway) is refused
 		jwt.WithLeeway(Leeway),
 	}
 	if cfg.Issuer != "" {
@@ -108,15 +136,37 @@ func (v *Verifier) Verify(tokenString string) (*Claims, error) {
 		return c, nil
 	}
 	var tc tokenClaims
-	if _, err := v.parser.ParseWithClaims(tokenString, &tc, v.keyFunc); err != nil {
+	tok, err := v.parser.ParseWithClaims(tokenString, &tc, v.keyFunc)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if tc.Subject == "" {
-		return nil, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	if err := v.checkAccessToken(tok, &tc, now); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	c := &Claims{Subject: tc.Subject, Scopes: tc.Scope}
 	v.cache.put(tokenString, c, tc.ExpiresAt.Time, now)
 	return c, nil
+}
+
+// checkAccessToken holds what the signature does not: an access token (typ, when set, says so),
+// with a subject, meant to live no longer than the limit.
+func (v *Verifier) checkAccessToken(tok *jwt.Token, tc *tokenClaims, now time.Time) error {
+	switch typ, _ := tok.Header["typ"].(string); strings.ToLower(typ) {
+	case "", "jwt", "at+jwt", "application/at+jwt":
+	default:
+		return fmt.Errorf("typ %q is not an access token", typ)
+	}
+	if tc.Subject == "" {
+		return errors.New("no subject")
+	}
+	from := now
+	if tc.IssuedAt != nil {
+		from = tc.IssuedAt.Time
+	}
+	if tc.ExpiresAt.Sub(from) > v.maxLifetime+Leeway {
+		return fmt.Errorf("lifetime beyond %s", v.maxLifetime)
+	}
+	return nil
 }
 
 type tokenClaims struct {

@@ -52,7 +52,7 @@ func Load[T any](getenv func(string) string, base T) (T, error) {
 
 // validate calls Validate on every block in v, nested ones first, then on v
 // itself. An embedded block's method is v's own by promotion, so it is called
-// once, as v's; blocks with a Validate are otherwise named fields.
+// again, as v's, when v has no Validate of its own; checks are pure, so twice is harmless.
 func validate(v reflect.Value) error {
 	if err := validateFields(v); err != nil {
 		return err
@@ -70,13 +70,9 @@ func validateFields(v reflect.Value) error {
 		if !f.IsExported() || f.Type.Kind() != reflect.Struct {
 			continue
 		}
-		var err error
-		if f.Anonymous {
-			err = validateFields(v.Field(i))
-		} else {
-			err = validate(v.Field(i))
-		}
-		if err != nil {
+		// An embedded block is validated as a block of its own too: the outer
+		// struct's Validate, when it has one, hides the promoted method.
+		if err := validate(v.Field(i)); err != nil {
 			return err
 		}
 	}

@@ -129,13 +129,33 @@ type embeds struct {
 	Name string `env:"NAME" envDefault:"x"`
 }
 
-// An embedded block's Validate is the outer struct's by promotion: it runs,
-// and once.
+// Block is block exported, as svcmain.Base is.
+type Block = block
+
+type shadows struct {
+	Block
+	Name string `env:"NAME" envDefault:"x"`
+}
+
+func (s shadows) Validate() error {
+	if s.Name == "" {
+		return errors.New("NAME: must not be empty")
+	}
+	return nil
+}
+
+// An embedded block's Validate runs whether it is the outer struct's by
+// promotion or hidden by the outer struct's own (as svcmain.Base is by each
+// service's config).
 func TestLoadValidatesAnEmbeddedBlock(t *testing.T) {
 	t.Parallel()
 	_, err := Load(mapenv(map[string]string{"PORT": "-1"}), embeds{})
 	if err == nil || err.Error() != "config: PORT: must be positive" {
-		t.Fatalf("%v", err)
+		t.Fatalf("promoted: %v", err)
+	}
+	_, err = Load(mapenv(map[string]string{"PORT": "-1"}), shadows{})
+	if err == nil || err.Error() != "config: PORT: must be positive" {
+		t.Fatalf("hidden: %v", err)
 	}
 }
 

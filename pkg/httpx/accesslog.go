@@ -29,7 +29,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 		}
 		logger.LogAttrs(c.Request.Context(), level, "request", append(attrs,
-			slog.String("method", c.Request.Method),
+			slog.String("method", methodOf(c.Request.Method)),
 			slog.String("route", routeOf(c)),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -286,5 +287,29 @@ func TestBodyLimit(t *testing.T) {
 	}
 	if httpx.IsBodyTooLarge(io.ErrUnexpectedEOF) {
 		t.Error("IsBodyTooLarge(io.ErrUnexpectedEOF) = true, want false")
+	}
+}
+
+// Made-up methods are counted under one label: /metrics does not grow with
+// what clients send.
+func TestMetricsMethodsAreAClosedSet(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	scrape := func() string {
+		rec := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Body.String()
+	}
+	f.do(httptest.NewRequest("FOO0", "/tickets/1", nil))
+	scrape() // the scrape's own series exist from here on
+	before := len(strings.Split(scrape(), "\n"))
+	for i := range 300 {
+		f.do(httptest.NewRequest(fmt.Sprintf("FOO%d", i), "/tickets/1", nil))
+	}
+	body := scrape()
+	if after := len(strings.Split(body, "\n")); after != before {
+		t.Fatalf("/metrics grew from %d to %d lines with 300 made-up methods", before, after)
+	}
+	if strings.Contains(body, `method="FOO`) || !strings.Contains(body, `method="OTHER"`) {
+		t.Fatalf("made-up methods labelled as sent:\n%s", body)
 	}
 }

@@ -26,6 +26,10 @@ const (
 	ReadTimeout       = 30 * time.Second
 	WriteTimeout      = 30 * time.Second
 	IdleTimeout       = 120 * time.Second
+	// MaxHeaderBytes is far above any real request (a token is a few KiB)
+	// and far below net/http's 1 MiB default, which a client could make
+	// every connection hold.
+	MaxHeaderBytes = 64 << 10
 )
 
 // NewServer returns an http.Server for h with the timeouts above.
@@ -36,6 +40,7 @@ func NewServer(h http.Handler) *http.Server {
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 	}
 }
 

@@ -163,6 +163,9 @@ func TestRunShutdownTimeout(t *testing.T) {
 func TestNewServerHasEveryTimeout(t *testing.T) {
 	t.Parallel()
 	s := lifecycle.NewServer(http.NotFoundHandler())
+	if s.MaxHeaderBytes != lifecycle.MaxHeaderBytes {
+		t.Fatalf("MaxHeaderBytes %d", s.MaxHeaderBytes)
+	}
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 {
 		t.Fatalf("timeouts %v %v %v %v", s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
 	}

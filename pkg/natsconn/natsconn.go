@@ -31,10 +31,15 @@ func (c Config) Connect(name string, log *slog.Logger, extra ...nats.Option) (*n
 	return Connect(c.URL, c.Creds, name, log, extra...)
 }
 
+// InboxPrefix is where the client named name gets its replies: its own, so a
+// NATS user may subscribe to its replies only (deploy/nats/auth.conf).
+func InboxPrefix(name string) string { return "_INBOX_" + name }
+
 // Connect dials url as name; extra options come last and win.
 func Connect(url, creds, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
+		nats.CustomInboxPrefix(InboxPrefix(name)),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),

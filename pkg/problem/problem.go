@@ -7,6 +7,7 @@ package problem
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 )
@@ -34,8 +35,19 @@ type Problem struct {
 	Errors   []FieldError `json:"errors,omitempty"`
 }
 
+// MaxInstanceLen is the longest request path echoed as "instance".
+const MaxInstanceLen = 256
+
+// MaxFieldErrors bounds the errors list: an answer stays small whatever
+// the request held.
+const MaxFieldErrors = 25
+
 // Write fills in the defaults, sets the headers the status calls for, writes p and aborts the chain.
 func Write(c *gin.Context, p Problem) {
+	if n := len(p.Errors); n > MaxFieldErrors {
+		p.Errors = append(p.Errors[:MaxFieldErrors:MaxFieldErrors],
+			FieldError{Field: "(more)", Message: strconv.Itoa(n-MaxFieldErrors) + " more errors not listed"})
+	}
 	if p.Status == 0 {
 		p.Status = http.StatusInternalServerError
 	}
@@ -46,8 +58,13 @@ func Write(c *gin.Context, p Problem) {
 		p.Title = http.StatusText(p.Status)
 	}
 	if p.Instance == "" && c.Request != nil && c.Request.URL != nil {
-		// The path only: a query string may carry things that must not be echoed.
-		p.Instance = c.Request.URL.Path
+		// The path only: a query string may carry things that must not be
+		// echoed. A path longer than any route of ours is left out rather
+		// than cut: a cut path would name another resource, and echoing it
+		// whole lets a client make every error as large as its request.
+		if path := c.Request.URL.EscapedPath(); len(path) <= MaxInstanceLen {
+			p.Instance = path
+		}
 	}
 
 	h := c.Writer.Header()

@@ -136,3 +136,30 @@ func TestStatusTitles(t *testing.T) {
 		})
 	}
 }
+
+// The request path is echoed escaped, and left out when it is longer than
+// any route: an error must not grow with the request.
+func TestInstanceIsBounded(t *testing.T) {
+	t.Parallel()
+	gin.SetMode(gin.TestMode)
+	e := gin.New()
+	e.NoRoute(func(c *gin.Context) { problem.NotFound(c, "no route") })
+	for _, tc := range []struct{ path, want string }{
+		{"/a%20b", "/a%20b"},
+		{"/" + strings.Repeat("f", problem.MaxInstanceLen-1), "/" + strings.Repeat("f", problem.MaxInstanceLen-1)},
+		{"/" + strings.Repeat("f", problem.MaxInstanceLen), ""},
+	} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		var p problem.Problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+			t.Fatalf("decode problem %s: %v", rec.Body.String(), err)
+		}
+		if p.Instance != tc.want {
+			t.Errorf("path of %d bytes: instance %q, want %q", len(tc.path), p.Instance, tc.want)
+		}
+		if rec.Body.Len() > 1024 {
+			t.Errorf("path of %d bytes: a problem of %d bytes", len(tc.path), rec.Body.Len())
+		}
+	}
+}

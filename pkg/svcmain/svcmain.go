@@ -155,9 +155,13 @@ type Config interface {
 	base() Base
 }
 
-// Base is the block every command's configuration embeds: how it logs, and
-// where it serves its profiles.
+// Base is the block every command's configuration embeds: which kind of
+// environment it runs in, how it logs, and where it serves its profiles.
 type Base struct {
+	// Env is "production" unless said otherwise: what is only safe on a
+	// developer's machine (known keys, auth off, a random cursor key) must be
+	// asked for by name.
+	Env string `env:"ENV" envDefault:"production"`
 	Log logging.Config
 	// PprofAddr, when set, serves net/http/pprof there, beside the service;
 	// a loopback address only, since profiles show what the process holds.
@@ -166,8 +170,14 @@ type Base struct {
 
 func (b Base) base() Base { return b }
 
-// Validate insists on a loopback PPROF_ADDR.
+// Development reports ENV=development.
+func (b Base) Development() bool { return b.Env == "development" }
+
+// Validate insists on a known ENV and a loopback PPROF_ADDR.
 func (b Base) Validate() error {
+	if b.Env != "production" && b.Env != "development" {
+		return errors.New("ENV: want production or development")
+	}
 	if b.PprofAddr == "" {
 		return nil
 	}
@@ -253,11 +263,7 @@ func (p *Process) Serve(ctx context.Context, cfg lifecycle.HTTPConfig, spec life
 		}
 		return fmt.Errorf("listen on HTTP_ADDR: %w", err)
 	}
-	p.Log.Info(p.Name+" listening", append([]any{"addr", ln.Addr().String(), "version", buildinfo.Read().Version}, attrs...)...)
-	if p.ready != nil {
-		p.ready(ln.Addr().String())
-	}
-	spec.Log, spec.Listener, spec.ShutdownTimeout, spec.MaxConns = p.Log, ln, cfg.ShutdownTimeout, cfg.MaxConns
+	// pprof listens before ready is told, so "ready" means every port answers.
 	if p.pprofAddr != "" {
 		w, err := pprofWorker(p.pprofAddr, p.Log)
 		if err != nil {
@@ -269,6 +275,11 @@ func (p *Process) Serve(ctx context.Context, cfg lifecycle.HTTPConfig, spec life
 		}
 		spec.Workers = append(spec.Workers, w)
 	}
+	p.Log.Info(p.Name+" listening", append([]any{"addr", ln.Addr().String(), "version", buildinfo.Read().Version}, attrs...)...)
+	if p.ready != nil {
+		p.ready(ln.Addr().String())
+	}
+	spec.Log, spec.Listener, spec.ShutdownTimeout, spec.MaxConns = p.Log, ln, cfg.ShutdownTimeout, cfg.MaxConns
 	err = lifecycle.Run(ctx, spec)
 	p.Log.Info(p.Name + " stopped")
 	return err

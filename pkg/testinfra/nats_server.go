@@ -20,6 +20,7 @@ import (
 type NATSServer struct {
 	mu   sync.Mutex
 	dir  string
+	conf string
 	port int
 	srv  *server.Server
 }
@@ -72,6 +73,19 @@ func (s *NATSServer) Start(t testing.TB) {
 	}
 }
 
+// StartNATSServerWithConfig is StartNATSServer with the settings of a nats-server configuration file
+// (users and permissions, limits); its listen address, monitoring port and store directory are replaced
+// by the test's own.
+func StartNATSServerWithConfig(t testing.TB, file string) *NATSServer {
+	t.Helper()
+	s := &NATSServer{dir: t.TempDir(), conf: file}
+	if err := s.start(server.RANDOM_PORT); err != nil {
+		t.Fatalf("testinfra.StartNATSServerWithConfig: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
 func (s *NATSServer) start(port int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,15 +93,18 @@ func (s *NATSServer) start(port int) error {
 }
 
 func (s *NATSServer) startLocked(port int) error {
-	opts := &server.Options{
-		ServerName: "testinfra",
-		Host:       "127.0.0.1",
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   s.dir,
-		NoLog:      true,
-		NoSigs:     true, // a test binary's signals are not the server's business
+	opts := &server.Options{}
+	if s.conf != "" {
+		var err error
+		if opts, err = server.ProcessConfigFile(s.conf); err != nil {
+			return err
+		}
 	}
+	opts.ServerName = "testinfra"
+	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", port, 0
+	opts.JetStream, opts.StoreDir = true, s.dir
+	opts.NoLog = true
+	opts.NoSigs = true // a test binary's signals are not the server's business
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return err

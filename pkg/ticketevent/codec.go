@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
@@ -67,5 +68,27 @@ func Unmarshal(contentType string, body []byte) (*eventsv1.TicketChanged, error)
 	if ev.GetChange() == eventsv1.Change_CHANGE_UNSPECIFIED {
 		return nil, errors.New("decode event: change is missing or unknown")
 	}
+	for _, ts := range []*timestamppb.Timestamp{ev.GetOccurredAt(),
+		ev.GetTicket().GetCreatedAt(), ev.GetTicket().GetUpdatedAt(),
+		ev.GetPrevious().GetCreatedAt(), ev.GetPrevious().GetUpdatedAt()} {
+		if !validTime(ts) {
+			return nil, fmt.Errorf("decode event: timestamp %v out of range", ts)
+		}
+	}
 	return ev, nil
+}
+
+// validTime holds for an absent timestamp and for one the system could have
+// written: protobuf's binary form carries any seconds, but neither JSON nor
+// Postgres holds a year outside 1-9999, so such an event could never be
+// applied or re-published.
+func validTime(ts *timestamppb.Timestamp) bool {
+	if ts == nil {
+		return true
+	}
+	if ts.CheckValid() != nil {
+		return false
+	}
+	y := ts.AsTime().Year()
+	return y >= 1 && y <= 9999
 }

@@ -55,8 +55,9 @@ func On() bool { return on.Load() }
 func Install(tp *sdktrace.TracerProvider) {
 	on.Store(true)
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{}, propagation.Baggage{}))
+	// The trace context only: a client's W3C baggage would otherwise be
+	// copied into every outbox row and NATS message it causes.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 }
 
 // Inject writes the trace context of ctx into headers (nothing when ctx has

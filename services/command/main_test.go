@@ -42,6 +42,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"bad max age", map[string]string{"AUTH_JWT_SECRET": secret, "STREAM_MAX_AGE": "forever"}, "STREAM_MAX_AGE"},
 		{"bad database url", map[string]string{"AUTH_JWT_SECRET": secret, "DATABASE_URL": "postgres://%zz"}, "DATABASE_URL"},
 		{"bad log level", map[string]string{"AUTH_JWT_SECRET": secret, "LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"dev secret", map[string]string{"AUTH_JWT_SECRET": auth.DevSecret}, "ENV=development"},
 		{"bad stream name", map[string]string{"AUTH_JWT_SECRET": secret, "STREAM_NAME": "a.b"}, "STREAM_NAME"},
 	}
 	for _, tc := range cases {

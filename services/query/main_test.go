@@ -17,7 +17,10 @@ import (
 	"github.com/ticketsys/ticketsys/services/query/internal/service"
 )
 
-const secret = "main-test-secret-that-is-32-bytes-or-more"
+const (
+	secret       = "main-test-secret-that-is-32-bytes-or-more"
+	cursorSecret = "main-test-cursor-key-that-is-32-bytes-long"
+)
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -36,12 +39,14 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		want string
 	}{
 		{"no secret", map[string]string{}, "AUTH_JWT_SECRET"},
-		{"bad ttl", map[string]string{"AUTH_JWT_SECRET": secret, "CACHE_TTL_SECONDS": "ten"}, "CACHE_TTL_SECONDS"},
-		{"bad redis url", map[string]string{"AUTH_JWT_SECRET": secret, "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
-		{"bad database url", map[string]string{"AUTH_JWT_SECRET": secret, "DATABASE_URL": "postgres://%zz"}, "DATABASE_URL"},
-		{"bad log level", map[string]string{"AUTH_JWT_SECRET": secret, "LOG_LEVEL": "loud"}, "LOG_LEVEL"},
-		{"bad log format", map[string]string{"AUTH_JWT_SECRET": secret, "LOG_FORMAT": "xml"}, "LOG_FORMAT"},
-		{"port in use", map[string]string{"AUTH_JWT_SECRET": secret, "HTTP_ADDR": "256.0.0.1:1"}, "HTTP_ADDR"},
+		{"bad ttl", map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "CACHE_TTL_SECONDS": "ten"}, "CACHE_TTL_SECONDS"},
+		{"bad redis url", map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
+		{"bad database url", map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "DATABASE_URL": "postgres://%zz"}, "DATABASE_URL"},
+		{"bad log level", map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"bad log format", map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"no cursor key", map[string]string{"AUTH_JWT_SECRET": secret}, "CURSOR_SECRET"},
+		{"dev secret", map[string]string{"AUTH_JWT_SECRET": auth.DevSecret, "CURSOR_SECRET": cursorSecret}, "ENV=development"},
+		{"port in use", map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "HTTP_ADDR": "256.0.0.1:1"}, "HTTP_ADDR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +77,7 @@ func TestRunServesAndStops(t *testing.T) {
 	testinfra.CleanRedisPrefix(t, rdb, prefix)
 	env := map[string]string{
 		"READ_DATABASE_URL": dbURL, "REDIS_URL": redisURL, "CACHE_KEY_PREFIX": prefix,
-		"AUTH_JWT_SECRET": secret, "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "5s",
+		"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret, "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "5s",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -170,7 +170,7 @@ func (st *stack) database(ctx context.Context, suffix string) (string, error) {
 func (st *stack) env(extra ...string) []string {
 	env := []string{
 		"LOG_LEVEL=info", "LOG_FORMAT=json",
-		"AUTH_JWT_SECRET=" + st.secret, "CACHE_KEY_PREFIX=" + st.prefix,
+		"AUTH_JWT_SECRET=" + st.secret, "CURSOR_SECRET=bench-cursor-" + st.secret, "CACHE_KEY_PREFIX=" + st.prefix,
 		"REDIS_URL=" + st.srv.redisURL, "NATS_URL=" + st.srv.natsURL,
 		"STREAM_NAME=" + st.stream, "STREAM_SUBJECT_PREFIX=" + st.subject,
 		"DLQ_STREAM_NAME=" + st.stream + "_DLQ", "DLQ_SUBJECT_PREFIX=bench." + st.id + ".dlq",

@@ -13,13 +13,14 @@ func TestBinariesAnswerHelpAndVersion(t *testing.T) {
 	t.Parallel()
 	wants := map[string][]string{
 		"command": {"command [serve]", "command migrate", "HTTP_ADDR", ":8081", "DATABASE_URL", "NATS_URL",
-			"STREAM_REPLICAS", "OUTBOX_POLL_INTERVAL", "AUTH_JWT_SECRET", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"},
+			"STREAM_REPLICAS", "OUTBOX_POLL_INTERVAL", "AUTH_PUBLIC_KEY_FILE", "AUTH_JWT_SECRET", "AUTH_MAX_TOKEN_LIFETIME",
+			"ENV", "production", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"},
 		"query": {"query [serve]", "HTTP_ADDR", ":8082", "READ_DATABASE_URL", "REDIS_URL", "REDIS_TIMEOUT",
 			"CACHE_TTL_SECONDS", "600", "CACHE_KEY_PREFIX", "CURSOR_SECRET", "AUTH_JWKS_URL", "LOG_FORMAT"},
 		"cache-invalidator": {"cache-invalidator [serve]", "HTTP_ADDR", ":8083", "REDIS_CLUSTER", "NATS_CREDS",
 			"CONSUMER_NAME", "DLQ_STREAM_NAME", "LIST_REBUMP_DELAY", "WORKER_CONCURRENCY", "CACHE_TTL_SECONDS"},
-		"ticketctl": {"events", "dlq", "cache", "token", "ui", "NATS_URL", "REDIS_URL", "DATABASE_URL",
-			"AUTH_JWT_SECRET", "nats://127.0.0.1:4222"},
+		"ticketctl": {"events", "dlq", "cache", "token", "keys", "ui", "NATS_URL", "REDIS_URL", "DATABASE_URL",
+			"AUTH_PRIVATE_KEY_FILE", "AUTH_JWT_SECRET", "nats://127.0.0.1:4222"},
 		"httpprobe": {"httpprobe URL", "--version", "Environment: none."},
 	}
 	for name, want := range wants {

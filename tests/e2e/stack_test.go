@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,14 +14,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/auth/authtest"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 )
 
-const jwtSecret = "e2e-secret-that-is-at-least-32-bytes-long"
+const cursorSecret = "e2e-cursor-key-that-is-at-least-32-bytes"
 
 // stack is the three services of one test: its own database, stream,
 // consumer, DLQ and Redis key prefix, so tests run in parallel.
@@ -34,6 +35,7 @@ type stack struct {
 	js               jetstream.JetStream
 	streamName, cons string
 	token            string
+	keys             authtest.Keys
 	client           *http.Client
 }
 
@@ -45,12 +47,38 @@ func newStack(t testing.TB) *stack {
 // newStackWith starts the stack with extra environment for every process.
 func newStackWith(t testing.TB, extra map[string]string) *stack {
 	t.Helper()
-	dbURL := ticketsdb.New(t)
-	natsURL, redisURL := testinfra.NATSURL(t), testinfra.RedisURL(t)
+	return newStackOpts(t, stackOptions{env: extra})
+}
+
+// stackOptions change how newStackOpts sets the stack up.
+type stackOptions struct {
+	env map[string]string // for every process
+	// perProcess is environment for one process ("command", "query",
+	// "cache-invalidator"), over env.
+	perProcess map[string]map[string]string
+	// nats is the server the test's own client uses (default: the machine's).
+	nats string
+	// defaultNames keeps the contract's stream, DLQ and consumer names, for a
+	// private NATS server whose permissions name them.
+	defaultNames bool
+	// db is a migrated database the test made (default: a new one).
+	db string
+}
+
+func newStackOpts(t testing.TB, o stackOptions) *stack {
+	t.Helper()
+	dbURL := o.db
+	if dbURL == "" {
+		dbURL = ticketsdb.New(t)
+	}
+	natsURL, redisURL := o.nats, testinfra.RedisURL(t)
+	if natsURL == "" {
+		natsURL = testinfra.NATSURL(t)
+	}
 	name := testinfra.UniqueName(t, "E2E")
 	prefix := name + ":"
 	s := &stack{t: t, streamName: name, cons: "cache-invalidator-" + name,
-		client: &http.Client{Timeout: 10 * time.Second}}
+		client: &http.Client{Timeout: 10 * time.Second}, keys: authtest.NewKeys(t)}
 	env := map[string]string{
 		"DATABASE_URL":          dbURL,
 		"NATS_URL":              natsURL,
@@ -62,15 +90,23 @@ func newStackWith(t testing.TB, extra map[string]string) *stack {
 		"DLQ_STREAM_NAME":       name + "_DLQ",
 		"DLQ_SUBJECT_PREFIX":    "e2e." + name + ".dlq",
 		"CACHE_KEY_PREFIX":      prefix,
-		"AUTH_JWT_SECRET":       jwtSecret,
+		"CURSOR_SECRET":         cursorSecret,
 		"LOG_FORMAT":            "text",
-		"LOG_LEVEL":             "warn",
+		"LOG_LEVEL":             "info", // startProcess reads the address from the "listening" line
 		"SHUTDOWN_TIMEOUT":      "5s",
 		// The query service fails fast on a slow Redis (100ms) and opens its
 		// breaker; on a loaded test machine that would turn reads into BYPASS.
 		"REDIS_TIMEOUT": "1s",
 	}
-	for k, v := range extra {
+	if o.defaultNames {
+		for _, k := range []string{"STREAM_NAME", "STREAM_SUBJECT_PREFIX", "CONSUMER_NAME", "DLQ_STREAM_NAME", "DLQ_SUBJECT_PREFIX"} {
+			delete(env, k)
+		}
+		s.streamName, s.cons = "TICKETS", "cache-invalidator"
+	}
+	// The default setup: the services verify with a public key and hold nothing that signs.
+	env["AUTH_PUBLIC_KEY_FILE"] = s.keys.PublicFile
+	for k, v := range o.env {
 		env[k] = v
 	}
 
@@ -90,15 +126,17 @@ func newStackWith(t testing.TB, extra map[string]string) *stack {
 	testinfra.CleanRedisPrefix(t, s.rdb, prefix)
 	s.js = testinfra.JetStream(t, natsURL)
 	// Registered before the processes start, so it runs after they stopped (cleanups run last-in first-out).
-	testinfra.DeleteStreamsAtCleanup(t, s.js, name, name+"_DLQ")
-	if s.token, err = auth.Mint([]byte(jwtSecret), "e2e", []string{"tickets:read", "tickets:write"},
-		time.Hour, "", ""); err != nil {
-		t.Fatal(err)
-	}
+	testinfra.DeleteStreamsAtCleanup(t, s.js, s.streamName, s.streamName+"_DLQ")
+	s.token = s.keys.Token(t, "e2e", "tickets:read", "tickets:write")
 
-	s.command = startProcess(t, "command", env)
-	s.query = startProcess(t, "query", env)
-	s.invalidator = startProcess(t, "cache-invalidator", env)
+	envOf := func(process string) map[string]string {
+		out := maps.Clone(env)
+		maps.Copy(out, o.perProcess[process])
+		return out
+	}
+	s.command = startProcess(t, "command", envOf("command"))
+	s.query = startProcess(t, "query", envOf("query"))
+	s.invalidator = startProcess(t, "cache-invalidator", envOf("cache-invalidator"))
 	for _, p := range []*process{s.command, s.query, s.invalidator} {
 		p.waitReady(t)
 	}

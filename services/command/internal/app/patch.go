@@ -33,3 +33,9 @@ func (p Patch) Apply(t ticket.Ticket) ticket.Ticket {
 	}
 	return out
 }
+
+// Empty reports whether the patch names no field at all.
+func (p Patch) Empty() bool {
+	return p.Title == nil && p.Description == nil && p.Status == nil && p.Priority == nil &&
+		p.Assignee == nil && p.Reporter == nil && p.Tags == nil
+}

@@ -50,8 +50,10 @@ func (c Serve) Validate() error {
 		return errors.New("STREAM_REPLICAS: must be 1 to 5")
 	case c.StreamMaxAge <= 0:
 		return errors.New("STREAM_MAX_AGE: must be positive")
+	case c.Development():
+		return nil
 	}
-	return nil
+	return c.Auth.CheckNotDevelopment()
 }
 
 // Validate checks the relay's settings.

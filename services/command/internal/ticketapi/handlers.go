@@ -52,6 +52,12 @@ func readPatch(c *gin.Context, create bool) (app.Patch, bool) {
 		problem.Validation(c, errs)
 		return app.Patch{}, false
 	}
+	if !create && p.Empty() {
+		// Nothing to change: without this, PATCH {} would be a way for a
+		// token that may only write to read any ticket.
+		problem.Validation(c, []problem.FieldError{{Field: "body", Message: "names no field to change"}})
+		return app.Patch{}, false
+	}
 	return p, true
 }
 

@@ -67,6 +67,17 @@ func decodeInput(contentType string, body io.Reader) (ticketInput, error) {
 		}
 		return in, &errBadInput{status: 400, detail: "the body could not be read"}
 	}
+	// null decodes into a struct without an error; it is no object either.
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return in, &errBadInput{status: 400, detail: "the body must be a JSON object"}
+	}
+	// encoding/json matches keys without regard to case and lets a
+	// repeated key win: "TITLE" would set the title, and a proxy or a log
+	// reading the first "title" would see another ticket than this service.
+	// The keys are checked as written first.
+	if bad := checkKeys(raw); bad != nil {
+		return in, bad
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(&in)
@@ -97,6 +108,58 @@ func decodeInput(contentType string, body io.Reader) (ticketInput, error) {
 	default:
 		return in, &errBadInput{status: 400, detail: "the body is not a single valid JSON object"}
 	}
+}
+
+// fieldNames are the body's keys, exactly as the API spells them.
+var fieldNames = map[string]bool{
+	"title": true, "description": true, "status": true, "priority": true,
+	"assignee": true, "reporter": true, "tags": true,
+}
+
+// checkKeys reads the top-level keys of a JSON object and refuses one the
+// API does not spell that way, or one given twice. Anything that is not an
+// object is left for the decoder to report.
+func checkKeys(raw []byte) *errBadInput {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case !fieldNames[key]:
+			return &errBadInput{status: 422, detail: "the body has a field that tickets do not have",
+				fields: []problem.FieldError{{Field: fieldName(key), Message: "unknown field"}}}
+		case seen[key]:
+			return &errBadInput{status: 422, detail: "the body names a field twice",
+				fields: []problem.FieldError{{Field: key, Message: "is given more than once"}}}
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// fieldName is a client's key as an error may show it: printable, and short.
+func fieldName(k string) string {
+	k = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, k)
+	if len(k) > 64 {
+		k = k[:64] + "…"
+	}
+	return strings.ToValidUTF8(k, "")
 }
 
 func isJSON(contentType string) bool {
@@ -136,6 +199,9 @@ func (in ticketInput) toPatch(create bool) (app.Patch, []problem.FieldError) {
 		v := strings.TrimSpace(o.Value)
 		n := utf8.RuneCountInString(v)
 		switch {
+		case strings.ContainsRune(v, 0):
+			// Postgres refuses NUL in text: a 422 here, not a 500 there.
+			fail(field, "must not contain a NUL character")
 		case !nullable && n == 0:
 			// A field that cannot be cleared cannot be blank either.
 			fail(field, "must not be empty")
@@ -166,7 +232,11 @@ func (in ticketInput) toPatch(create bool) (app.Patch, []problem.FieldError) {
 	if in.Tags.Set {
 		tags := []string{}
 		if len(in.Tags.Value) > ticket.MaxTags {
+			// Too many is reported once: the tags themselves are not checked,
+			// so a megabyte of empty tags is a small answer, not a huge one.
 			fail("tags", fmt.Sprintf("must have at most %d tags", ticket.MaxTags))
+			p.Tags = &tags
+			return p, errs
 		}
 		seen := map[string]bool{}
 		for i, tag := range in.Tags.Value {
@@ -174,6 +244,8 @@ func (in ticketInput) toPatch(create bool) (app.Patch, []problem.FieldError) {
 			n := utf8.RuneCountInString(tag)
 			field := fmt.Sprintf("tags[%d]", i)
 			switch {
+			case strings.ContainsRune(tag, 0):
+				fail(field, "must not contain a NUL character")
 			case n == 0 || n > ticket.MaxTagLen:
 				fail(field, fmt.Sprintf("must be 1 to %d characters", ticket.MaxTagLen))
 			case seen[tag]:

@@ -64,7 +64,9 @@ func TestDecodeInputStatuses(t *testing.T) {
 		{"application/merge-patch+json", `{"title":"a"}`, 0},
 		{"text/plain", `{"title":"a"}`, 415},
 		{"application/json", `{"title":"a"} x`, 400},
-		{"application/json", `null`, 0},
+		{"application/json", `null`, 400}, // JSON, but no object
+		{"application/json", " \n{}", 0},
+		{"application/json", "", 400},
 		{"application/json", `"str"`, 400},
 		{"application/json", `{"tags":"a"}`, 422},
 		{"application/json", `{"nope":1}`, 422},

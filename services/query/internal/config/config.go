@@ -3,11 +3,10 @@
 package config
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
@@ -39,8 +38,11 @@ type Config struct {
 	// request probes Redis again.
 	RedisRetryInterval time.Duration `env:"REDIS_RETRY_INTERVAL" envDefault:"1s"`
 	Cache              ticketcache.Config
-	CursorSecret       string `env:"CURSOR_SECRET"`
-	Auth               auth.Config
+	// CursorSecret is the list cursors' HMAC keys, comma-separated: the
+	// first signs, every one verifies, so a key is rotated by putting the new
+	// one first and dropping the old one once its cursors have aged out.
+	CursorSecret string `env:"CURSOR_SECRET"`
+	Auth         auth.Config
 }
 
 // Default is the configuration before the environment.
@@ -66,10 +68,28 @@ func (c Config) Validate() error {
 		return errors.New("REDIS_TIMEOUT: must be positive")
 	case c.RedisRetryInterval <= 0:
 		return errors.New("REDIS_RETRY_INTERVAL: must be positive")
-	case c.CursorSecret != "" && len(c.CursorSecret) < MinCursorSecretLen:
-		return fmt.Errorf("CURSOR_SECRET: must be at least %d bytes", MinCursorSecretLen)
 	}
-	return nil
+	for _, k := range c.cursorSecrets() {
+		if len(k) < MinCursorSecretLen {
+			return fmt.Errorf("CURSOR_SECRET: each key must be at least %d bytes", MinCursorSecretLen)
+		}
+	}
+	if c.Development() {
+		return nil
+	}
+	if c.CursorSecret == "" {
+		// Each instance would make its own key, and a cursor from one would be
+		// a 400 on the next.
+		return errors.New("CURSOR_SECRET is required unless ENV=development: all instances must share the cursor key")
+	}
+	return c.Auth.CheckNotDevelopment()
+}
+
+func (c Config) cursorSecrets() []string {
+	if c.CursorSecret == "" {
+		return nil
+	}
+	return strings.Split(c.CursorSecret, ",")
 }
 
 // ReadURL is READ_DATABASE_URL, else DATABASE_URL.
@@ -80,24 +100,17 @@ func (c Config) ReadURL() string {
 	return c.DB.URL
 }
 
-// CursorKey is the HMAC key that signs list cursors. Every instance must use
-// the same key, or a cursor issued by one (or cached by one) is refused by
-// another: CURSOR_SECRET if set, else a key derived from AUTH_JWT_SECRET
-// (which all instances share), else (auth disabled, or keys from JWKS) a
-// random key per process: set CURSOR_SECRET when such a setup runs more than
-// one instance.
-func (c Config) CursorKey() []byte {
-	if c.CursorSecret != "" {
-		return []byte(c.CursorSecret)
+// CursorKeys are the HMAC keys of list cursors, the signing one first:
+// CURSOR_SECRET's, else (ENV=development only) a random key of this process.
+func (c Config) CursorKeys() [][]byte {
+	var keys [][]byte
+	for _, k := range c.cursorSecrets() {
+		keys = append(keys, []byte(k))
 	}
-	if c.Auth.JWTSecret != "" {
-		// Derived, never the token key itself: a cursor MAC must not be a
-		// usable token signature.
-		m := hmac.New(sha256.New, []byte(c.Auth.JWTSecret))
-		m.Write([]byte("ticketsys query cursor v1"))
-		return m.Sum(nil)
+	if len(keys) == 0 {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms
+		keys = append(keys, key)
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms
-	return key
+	return keys
 }

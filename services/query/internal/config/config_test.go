@@ -2,19 +2,31 @@ package config_test
 
 import (
 	"bytes"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/services/query/internal/config"
 )
 
-const secret = "config-test-secret-that-is-32-bytes-or-more"
+const (
+	secret       = "config-test-secret-that-is-32-bytes-or-more"
+	cursorSecret = "config-test-cursor-key-of-32-bytes-or-more"
+)
 
+// load reads env over a production setup's required keys, unless env says
+// otherwise ("" unsets one).
 func load(t *testing.T, env map[string]string) (config.Config, error) {
 	t.Helper()
-	return config.Load(func(k string) string { return env[k] })
+	full := map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": cursorSecret}
+	for k, v := range env {
+		full[k] = v
+	}
+	return config.Load(func(k string) string { return full[k] })
 }
 
 func TestDefaults(t *testing.T) {
@@ -47,7 +59,7 @@ func TestReadDatabaseURLFallsBackToDatabaseURL(t *testing.T) {
 func TestBadValuesNameTheVariable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]map[string]string{
-		"AUTH_JWT_SECRET":      {},
+		"AUTH_JWT_SECRET":      {"AUTH_JWT_SECRET": ""},
 		"READ_DATABASE_URL":    {"READ_DATABASE_URL": "postgres://%zz"},
 		"REDIS_URL":            {"REDIS_URL": "http://user:hunter2@redis:6379"},
 		"REDIS_CLUSTER":        {"REDIS_CLUSTER": "maybe"},
@@ -60,9 +72,6 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"HTTP_ADDR":            {"HTTP_ADDR": "8082"},
 	}
 	for want, env := range cases {
-		if want != "AUTH_JWT_SECRET" {
-			env["AUTH_JWT_SECRET"] = secret
-		}
 		_, err := load(t, env)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") ||
 			strings.Contains(err.Error(), "hunter2") {
@@ -76,23 +85,57 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
-func TestCursorKey(t *testing.T) {
+func TestCursorKeys(t *testing.T) {
 	t.Parallel()
-	a, _ := load(t, map[string]string{"AUTH_JWT_SECRET": secret})
-	b, _ := load(t, map[string]string{"AUTH_JWT_SECRET": secret})
-	if !bytes.Equal(a.CursorKey(), b.CursorKey()) {
-		t.Fatal("instances sharing AUTH_JWT_SECRET derive different cursor keys")
+	other := strings.Repeat("o", 32)
+	c, err := load(t, map[string]string{"CURSOR_SECRET": cursorSecret + "," + other})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if bytes.Equal(a.CursorKey(), []byte(secret)) {
-		t.Fatal("the cursor key is the token secret itself")
+	if keys := c.CursorKeys(); len(keys) != 2 || string(keys[0]) != cursorSecret || string(keys[1]) != other {
+		t.Fatalf("CURSOR_SECRET list: %q", keys)
 	}
-	own := strings.Repeat("c", 32)
-	c, _ := load(t, map[string]string{"AUTH_JWT_SECRET": secret, "CURSOR_SECRET": own})
-	if string(c.CursorKey()) != own {
-		t.Fatal("CURSOR_SECRET ignored")
+	if _, err := load(t, map[string]string{"CURSOR_SECRET": cursorSecret + ",short"}); err == nil ||
+		!strings.Contains(err.Error(), "CURSOR_SECRET") || strings.Contains(err.Error(), "short") {
+		t.Fatalf("a short key in the list: %v", err)
 	}
-	d, _ := load(t, map[string]string{"AUTH_DISABLED": "true"})
-	if k1, k2 := d.CursorKey(), d.CursorKey(); len(k1) != 32 || bytes.Equal(k1, k2) {
-		t.Fatal("without a shared secret the key should be random")
+	d, err := load(t, map[string]string{"ENV": "development", "CURSOR_SECRET": ""})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if k1, k2 := d.CursorKeys(), d.CursorKeys(); len(k1) != 1 || len(k1[0]) != 32 || bytes.Equal(k1[0], k2[0]) {
+		t.Fatal("in development without CURSOR_SECRET the key should be random")
+	}
+}
+
+// What is only safe on a developer's machine is refused unless ENV says
+// development: a missing cursor key (replicas would refuse each other's
+// cursors), the published development secret, auth switched off.
+func TestProductionRefusesDevelopmentSettings(t *testing.T) {
+	t.Parallel()
+	for name, env := range map[string]map[string]string{
+		"CURSOR_SECRET":  {"CURSOR_SECRET": ""},
+		"dev secret":     {"AUTH_JWT_SECRET": auth.DevSecret},
+		"placeholder":    {"AUTH_JWT_SECRET": "CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME"},
+		"AUTH_DISABLED":  {"AUTH_JWT_SECRET": "", "AUTH_DISABLED": "true"},
+		"dev public key": {"AUTH_JWT_SECRET": "", "AUTH_PUBLIC_KEY_FILE": devPublicKey(t)},
+		"ENV":            {"ENV": "staging"},
+	} {
+		if _, err := load(t, env); err == nil {
+			t.Errorf("%s: accepted without ENV=development", name)
+		}
+		if name == "ENV" {
+			continue
+		}
+		env["ENV"] = "development"
+		if _, err := load(t, env); err != nil {
+			t.Errorf("%s with ENV=development: %v", name, err)
+		}
+	}
+}
+
+func devPublicKey(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "../../../../deploy/dev-keys/public.pem")
 }

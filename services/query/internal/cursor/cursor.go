@@ -70,21 +70,26 @@ type record struct {
 	ID     string `json:"i"`
 }
 
-// Codec signs and verifies cursors with one key; all instances share it.
+// Codec signs cursors with one key and verifies them with any of a list;
+// all instances share the list, so a key is rotated without a 400.
 type Codec struct {
-	key []byte
+	keys [][]byte
 }
 
-// NewCodec returns a codec with the HMAC key.
-func NewCodec(key []byte) Codec {
-	return Codec{key: append([]byte(nil), key...)}
+// NewCodec returns a codec that signs with the first key and accepts each.
+func NewCodec(key []byte, older ...[]byte) Codec {
+	keys := [][]byte{append([]byte(nil), key...)}
+	for _, k := range older {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	return Codec{keys: keys}
 }
 
 // Encode returns the cursor that continues the list of scope after k.
 func (c Codec) Encode(s Scope, k Key) string {
 	rec := record{Sort: s.SortBy, Order: s.Order, Filter: filterHash(s), Value: valueString(k.Value), ID: k.ID}
 	payload, _ := json.Marshal(rec) // strings only: cannot fail
-	return base64.RawURLEncoding.EncodeToString(append(payload, c.mac(payload)...))
+	return base64.RawURLEncoding.EncodeToString(append(payload, mac(c.keys[0], payload)...))
 }
 
 // Decode checks raw and returns its key. The error is ErrInvalid or
@@ -97,8 +102,8 @@ func (c Codec) Decode(s Scope, raw string) (Key, error) {
 	if err != nil || len(b) <= macLen {
 		return Key{}, ErrInvalid
 	}
-	payload, mac := b[:len(b)-macLen], b[len(b)-macLen:]
-	if !hmac.Equal(mac, c.mac(payload)) {
+	payload, sum := b[:len(b)-macLen], b[len(b)-macLen:]
+	if !c.verify(payload, sum) {
 		return Key{}, ErrInvalid
 	}
 	var rec record
@@ -121,8 +126,17 @@ func (c Codec) Decode(s Scope, raw string) (Key, error) {
 	return Key{Value: v, ID: id.String()}, nil
 }
 
-func (c Codec) mac(payload []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
+func (c Codec) verify(payload, sum []byte) bool {
+	for _, k := range c.keys {
+		if hmac.Equal(sum, mac(k, payload)) {
+			return true
+		}
+	}
+	return false
+}
+
+func mac(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write(payload)
 	return m.Sum(nil)[:macLen]
 }
@@ -148,7 +162,17 @@ func valueString(v any) string {
 func parseValue(sortBy, s string) (any, error) {
 	switch sortBy {
 	case ticket.SortCreatedAt, ticket.SortUpdatedAt:
-		return time.Parse(time.RFC3339Nano, s)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil, ErrInvalid
+		}
+		// Keys are written in UTC; an offset that moves the instant out of
+		// years 1-9999 could not be written back, so it is no key of ours.
+		t = t.UTC()
+		if y := t.Year(); y < 1 || y > 9999 {
+			return nil, ErrInvalid
+		}
+		return t, nil
 	case ticket.SortPriority:
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 4 {

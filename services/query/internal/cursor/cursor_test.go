@@ -117,3 +117,28 @@ func TestTamperedOrForeignIsInvalid(t *testing.T) {
 		}
 	}
 }
+
+// A key is rotated in without a 400: cursors of the old key still decode
+// while it is listed, new ones are signed with the new key, and once the old
+// key is dropped its cursors are refused.
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := []byte("the-old-cursor-key-of-32-bytes-!!"), []byte("the-new-cursor-key-of-32-bytes-!!")
+	s := cursor.Scope{SortBy: "created_at", Order: "desc"}
+	k := cursor.Key{Value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ID: "6f1c2d3e-0000-4000-8000-000000000001"}
+	before := cursor.NewCodec(oldKey).Encode(s, k)
+	rotating := cursor.NewCodec(newKey, oldKey)
+	if got, err := rotating.Decode(s, before); err != nil || got.ID != k.ID {
+		t.Fatalf("old cursor during rotation: %v %v", got, err)
+	}
+	after := rotating.Encode(s, k)
+	if _, err := cursor.NewCodec(oldKey).Decode(s, after); !errors.Is(err, cursor.ErrInvalid) {
+		t.Fatalf("rotation still signs with the old key: %v", err)
+	}
+	if _, err := cursor.NewCodec(newKey).Decode(s, after); err != nil {
+		t.Fatalf("new cursor after rotation: %v", err)
+	}
+	if _, err := cursor.NewCodec(newKey).Decode(s, before); !errors.Is(err, cursor.ErrInvalid) {
+		t.Fatalf("a dropped key still verifies: %v", err)
+	}
+}

@@ -50,7 +50,7 @@ func TestAuth(t *testing.T) {
 func TestAuthDisabled(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "")
-	h.start(nil, "AUTH_JWT_SECRET", "", "AUTH_DISABLED", "true")
+	h.start(nil, "AUTH_JWT_SECRET", "", "CURSOR_SECRET", "", "AUTH_DISABLED", "true", "ENV", "development")
 	mustStatus(t, h.get("/tickets", "Authorization", ""), http.StatusOK)
 	// Cursors still work: the key is random per process then.
 	for range 2 {

@@ -25,7 +25,10 @@ import (
 	"github.com/ticketsys/ticketsys/services/query/internal/service"
 )
 
-const testSecret = "test-secret-that-is-at-least-32-bytes-long"
+const (
+	testSecret       = "test-secret-that-is-at-least-32-bytes-long"
+	testCursorSecret = "test-cursor-key-that-is-at-least-32-bytes"
+)
 
 // harness is one test's world: its own database, its own Redis key prefix
 // on the shared Redis (or a Redis the test owns), and a query service on
@@ -58,6 +61,7 @@ func newHarness(t testing.TB, redisURL string) *harness {
 		"REDIS_URL":         redisURL,
 		"CACHE_KEY_PREFIX":  prefix,
 		"AUTH_JWT_SECRET":   testSecret,
+		"CURSOR_SECRET":     testCursorSecret,
 		"LOG_LEVEL":         "error",
 		// The 100ms default is for production; under the race detector on
 		// two busy cores a healthy Redis can take longer, and three slow

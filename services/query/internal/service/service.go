@@ -126,7 +126,8 @@ func (s *Service) build(cfg config.Config, log *slog.Logger, reg *prometheus.Reg
 	if o.wrapStore != nil {
 		store = o.wrapStore(store)
 	}
-	codec := cursor.NewCodec(cfg.CursorKey())
+	keys := cfg.CursorKeys()
+	codec := cursor.NewCodec(keys[0], keys[1:]...)
 	queries := app.New(store, s.Guard, codec, log, cacheMetrics)
 
 	engine := httpx.NewEngine(log, httpMetrics, httpx.WithTracing("query"))

@@ -19,9 +19,16 @@ const healthTimeout = 2 * time.Second
 // shows the state of Redis now: 200 with the round trip, or 503 with a
 // short reason.
 func (h *Handlers) redisHealth(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), healthTimeout)
-	defer cancel()
-	latency, err := cacheguard.Ping(ctx, h.rdb)
+	// Concurrent callers share one PING: the endpoint is public (the original
+	// guide checks it through the front door), and a flood of it must not
+	// become a flood of Redis round trips. The shared ping is not cancelled
+	// by any one caller leaving.
+	v, err, _ := h.pings.Do("", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), healthTimeout)
+		defer cancel()
+		return cacheguard.Ping(ctx, h.rdb)
+	})
+	latency, _ := v.(time.Duration)
 	if err != nil {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": err.Error()})
 		return

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -60,8 +61,8 @@ func (h *Handlers) parseList(v url.Values) (app.ListQuery, []problem.FieldError)
 		q.Status = s
 	}
 	if a := v.Get("assignee"); a != "" {
-		if utf8.RuneCountInString(a) > ticket.MaxPersonLen || !utf8.ValidString(a) {
-			errs = append(errs, fieldErr("assignee", "must be valid UTF-8, at most 100 characters"))
+		if utf8.RuneCountInString(a) > ticket.MaxPersonLen || !utf8.ValidString(a) || strings.ContainsRune(a, 0) {
+			errs = append(errs, fieldErr("assignee", "must be valid UTF-8 without NUL, at most 100 characters"))
 		}
 		q.Assignee = a
 	}
@@ -93,7 +94,10 @@ func (h *Handlers) parseList(v url.Values) (app.ListQuery, []problem.FieldError)
 		case err != nil:
 			errs = append(errs, fieldErr("cursor", "is not a cursor this service issued"))
 		}
-		q.Cursor, q.After = raw, &k
+		// The cache key holds the cursor re-encoded from what it says, not
+		// as sent: base64 ignores line breaks, so sent spellings are
+		// unlimited, and each would be a key of its own.
+		q.Cursor, q.After = h.codec.Encode(q.Scope(), k), &k
 	}
 	return q, errs
 }

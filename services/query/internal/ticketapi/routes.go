@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/services/query/internal/app"
@@ -25,6 +26,7 @@ type Handlers struct {
 	codec   cursor.Codec
 	rdb     redis.UniversalClient
 	log     *slog.Logger
+	pings   singleflight.Group
 }
 
 // Routes registers GET (and HEAD, which the front door sends here too)
