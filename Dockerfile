@@ -5,7 +5,7 @@
 # rides along for `docker compose exec command ticketctl ...`, and httpprobe
 # is the healthcheck, since the final image has no shell, curl or wget.
 # deploy/stack checks this file against docker-compose.yml.
-ARG GO_VERSION=1.26.8
+ARG GO_VERSION=1.27.3
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src

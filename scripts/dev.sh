@@ -16,6 +16,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 GO=${GO:-go}
+# The toolchain of the Makefile, also when this script runs on its own.
+export GOTOOLCHAIN=go1.27.3
 NATS_SERVER_VERSION=v2.15.2
 CADDY_VERSION=v2.11.9
 state="$root/.dev"

@@ -96,11 +96,16 @@ func decodeInput(contentType string, body io.Reader) (ticketInput, error) {
 	}
 	var typeErr *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return in, &errBadInput{status: 400, detail: "the body must be a JSON object"}
 	case errors.As(err, &typeErr):
+		// The body is an object (checked above), so the wrong type is a
+		// field's. Which one is found by decoding each field alone: Go 1.27
+		// no longer names the field of an error from an UnmarshalJSON method.
+		field := typeErr.Field
+		if field == "" {
+			field = wrongTypeField(raw)
+		}
 		return in, &errBadInput{status: 422, detail: "a field has the wrong type",
-			fields: []problem.FieldError{{Field: typeErr.Field, Message: "must be " + jsonKind(typeErr.Type.String())}}}
+			fields: []problem.FieldError{{Field: field, Message: "must be " + jsonKind(typeErr.Type.String())}}}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return in, &errBadInput{status: 422, detail: "the body has a field that tickets do not have",
@@ -108,6 +113,32 @@ func decodeInput(contentType string, body io.Reader) (ticketInput, error) {
 	default:
 		return in, &errBadInput{status: 400, detail: "the body is not a single valid JSON object"}
 	}
+}
+
+// wrongTypeField is the first field of an object body, in the order written,
+// that does not decode on its own.
+func wrongTypeField(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return ""
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return ""
+		}
+		one, _ := json.Marshal(map[string]json.RawMessage{key: value})
+		var in ticketInput
+		if json.Unmarshal(one, &in) != nil {
+			return key
+		}
+	}
+	return ""
 }
 
 // fieldNames are the body's keys, exactly as the API spells them.
