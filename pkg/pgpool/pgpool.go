@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"time"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,6 +49,34 @@ type Options struct {
 	// configure it to pass this one on, or rely on the replica and the
 	// role.)
 	ReadOnly bool
+	// Timeouts bound every session's statements, lock waits and idle
+	// transactions.
+	Timeouts Timeouts
+}
+
+// Timeouts are Postgres session settings that keep a stuck statement, a
+// lock held elsewhere or an abandoned transaction from holding a request,
+// a connection or a lock for ever. Zero leaves the server's setting (e.g.
+// ALTER ROLE ... SET), as does a value in the URL, which wins. Like
+// ReadOnly they are startup parameters: behind PgBouncer, let it pass them
+// on or set them zero and on the role.
+type Timeouts struct {
+	Statement         time.Duration // statement_timeout
+	Lock              time.Duration // lock_timeout
+	IdleInTransaction time.Duration // idle_in_transaction_session_timeout
+}
+
+// Apply sets the timeouts in a connection's runtime parameters.
+func (t Timeouts) Apply(params map[string]string) {
+	for name, d := range map[string]time.Duration{
+		"statement_timeout":                   t.Statement,
+		"lock_timeout":                        t.Lock,
+		"idle_in_transaction_session_timeout": t.IdleInTransaction,
+	} {
+		if _, set := params[name]; !set && d > 0 {
+			params[name] = strconv.FormatInt(max(d.Milliseconds(), 1), 10)
+		}
+	}
 }
 
 // Open returns a pool on url (checked already). It connects lazily, so a
@@ -59,6 +89,7 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	if o.ReadOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
+	o.Timeouts.Apply(cfg.ConnConfig.RuntimeParams)
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" && o.AppName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = o.AppName
 	}
@@ -73,14 +104,19 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 }
 
 // Unavailable tells a Postgres outage (refused, unreachable, timed out, a
-// connection lost mid-query, a request abandoned) from a bug: the first is
-// a 503 with Retry-After, the second a 500.
+// connection lost mid-query, a request abandoned, a lock or statement
+// timeout) from a bug: the first is a 503 with Retry-After, the second a
+// 500.
 func Unavailable(err error) bool {
 	var (
 		connErr *pgconn.ConnectError
 		netErr  net.Error
+		pgErr   *pgconn.PgError
 	)
 	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		// lock_not_available (lock_timeout) and query_canceled
+		// (statement_timeout): busy, not broken; a retry may well succeed.
+		errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "57014")
 }

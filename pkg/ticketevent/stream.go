@@ -64,6 +64,11 @@ type StreamOptions struct {
 	SubjectPrefix string
 	Replicas      int
 	MaxAge        time.Duration
+	// MaxMsgs and MaxBytes bound the stream (0: unlimited); the oldest
+	// messages are discarded first. The DLQ sets them so that a long outage
+	// cannot fill the JetStream store the events stream shares.
+	MaxMsgs  int64
+	MaxBytes int64
 }
 
 // Subject is the subject of one ticket's events.
@@ -77,8 +82,8 @@ func (o StreamOptions) Config() jetstream.StreamConfig {
 }
 
 // DLQConfig is the configuration of the dead-letter stream o names:
-// subjects <prefix>.<ticket_id>, kept MaxAge for an operator to inspect and
-// replay. Its duplicate window drops a second copy when an ack to the
+// subjects <prefix>.<ticket_id>, kept MaxAge (and within MaxMsgs and
+// MaxBytes, oldest dropped first) for an operator to inspect and replay. Its duplicate window drops a second copy when an ack to the
 // original stream was lost.
 func (o StreamOptions) DLQConfig() jetstream.StreamConfig {
 	return o.config("TicketChanged events the cache-invalidator could not apply")
@@ -93,6 +98,8 @@ func (o StreamOptions) config(description string) jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  DuplicateWindow,
 		MaxAge:      o.MaxAge,
+		MaxMsgs:     o.MaxMsgs,
+		MaxBytes:    o.MaxBytes,
 		Replicas:    o.Replicas,
 		Discard:     jetstream.DiscardOld,
 	}

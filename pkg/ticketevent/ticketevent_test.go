@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ticketsys/ticketsys/pkg/ticket"
@@ -113,5 +114,13 @@ func TestStreamConfig(t *testing.T) {
 	}
 	if o.Subject("abc") != "tickets.changed.abc" {
 		t.Fatal(o.Subject("abc"))
+	}
+	// The DLQ's bounds reach the stream, oldest dropped first.
+	d := ticketevent.StreamOptions{Name: "TICKETS_DLQ", SubjectPrefix: "tickets.dlq", MaxMsgs: 10, MaxBytes: 1 << 20}.DLQConfig()
+	if d.MaxMsgs != 10 || d.MaxBytes != 1<<20 || d.Discard != jetstream.DiscardOld {
+		t.Fatalf("dlq config %+v", d)
+	}
+	if c.MaxMsgs != 0 || c.MaxBytes != 0 {
+		t.Fatalf("unbounded options gave limits: %+v", c)
 	}
 }

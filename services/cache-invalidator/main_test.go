@@ -55,6 +55,9 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"shutdown timeout", "SHUTDOWN_TIMEOUT", "soon"},
 		{"dlq replicas", "DLQ_REPLICAS", "9"},
 		{"dlq max age", "DLQ_MAX_AGE", "0s"},
+		{"dlq max msgs", "DLQ_MAX_MSGS", "0"},
+		{"dlq max bytes", "DLQ_MAX_BYTES", "1000"},
+		{"dlq max bytes not a number", "DLQ_MAX_BYTES", "256MiB"},
 		{"bad log level", "LOG_LEVEL", "loud"},
 		{"bad log format", "LOG_FORMAT", "xml"},
 	}

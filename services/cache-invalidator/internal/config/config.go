@@ -29,6 +29,8 @@ type Config struct {
 	DLQPrefix       string        `env:"DLQ_SUBJECT_PREFIX" envDefault:"tickets.dlq"`
 	DLQReplicas     int           `env:"DLQ_REPLICAS" envDefault:"1"`
 	DLQMaxAge       time.Duration `env:"DLQ_MAX_AGE" envDefault:"720h"`
+	DLQMaxMsgs      int64         `env:"DLQ_MAX_MSGS" envDefault:"100000"`     // bounded: the DLQ shares the JetStream store
+	DLQMaxBytes     int64         `env:"DLQ_MAX_BYTES" envDefault:"268435456"` // 256 MiB
 	AckWait         time.Duration `env:"ACK_WAIT" envDefault:"30s"`
 	MaxDeliver      int           `env:"MAX_DELIVER" envDefault:"10"`
 	MaxAckPending   int           `env:"MAX_ACK_PENDING" envDefault:"256"`
@@ -65,6 +67,10 @@ func (c Config) Validate() error {
 		return errors.New("DLQ_REPLICAS: must be 1 to 5")
 	case c.DLQMaxAge <= 0:
 		return errors.New("DLQ_MAX_AGE: must be positive")
+	case c.DLQMaxMsgs < 1:
+		return errors.New("DLQ_MAX_MSGS: must be positive")
+	case c.DLQMaxBytes < 1<<20:
+		return errors.New("DLQ_MAX_BYTES: must be at least 1048576 (1 MiB)")
 	case c.AckWait < time.Second:
 		return errors.New("ACK_WAIT: must be at least 1s")
 	case c.MaxDeliver < 2 || c.MaxDeliver > 100:

@@ -91,10 +91,14 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
 
 // WorkerConfig maps the environment onto the worker's settings.
 func WorkerConfig(cfg config.Config) worker.Config {
+	dlq := ticketevent.StreamOptions{
+		Name: cfg.DLQStreamName, SubjectPrefix: cfg.DLQPrefix, Replicas: cfg.DLQReplicas,
+		MaxAge: cfg.DLQMaxAge, MaxMsgs: cfg.DLQMaxMsgs, MaxBytes: cfg.DLQMaxBytes,
+	}
 	return worker.Config{
 		Stream:        ticketevent.StreamOptions{Name: cfg.Stream.Name, SubjectPrefix: cfg.Stream.SubjectPrefix},
 		Consumer:      cfg.ConsumerName,
-		DLQ:           ticketevent.StreamOptions{Name: cfg.DLQStreamName, SubjectPrefix: cfg.DLQPrefix, Replicas: cfg.DLQReplicas, MaxAge: cfg.DLQMaxAge},
+		DLQ:           dlq,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    cfg.MaxDeliver,
 		MaxAckPending: cfg.MaxAckPending,

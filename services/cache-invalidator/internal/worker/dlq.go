@@ -9,15 +9,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
 
-// deadLetter copies msg to the DLQ, starts purging its keys, and acks the
-// original; it returns the delivery's outcome. If the DLQ cannot be written
-// and deliveries remain, the original is handed back instead, so it is not
-// lost before it is parked.
+// deadLetter copies msg to the DLQ, queues its keys for deletion (the next
+// read refills them from Postgres), and acks the original; it returns the
+// delivery's outcome. If the DLQ cannot be written and deliveries remain,
+// the original is handed back instead, so it is not lost before it is parked.
 func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata,
 	ev *eventsv1.TicketChanged, reason string, cause error,
 ) (outcome string) {
@@ -57,34 +56,11 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstrea
 	} else {
 		w.m.DeadLettered.WithLabelValues(reason).Inc()
 	}
-	w.startPurge(id, ev)
+	w.purger.add(id, ev)
 	if err := msg.Ack(); err != nil {
 		w.log.Warn("ack after dead-letter", "seq", md.Sequence.Stream, "error", err)
 	}
 	return outcomeDeadLettered
-}
-
-// startPurge deletes the keys an unapplied event affects, retrying in the
-// background until Redis answers or shutdown gives up: deleting is always
-// safe for a cache, the next read refills from Postgres.
-func (w *Worker) startPurge(id string, ev *eventsv1.TicketChanged) {
-	w.m.PurgesPending.Inc()
-	w.purges.Go(func() {
-		defer w.m.PurgesPending.Dec()
-		for attempt := uint64(1); ; attempt++ {
-			ctx, cancel := context.WithTimeout(w.purgeCtx, w.cfg.OpTimeout)
-			err := w.rule.Purge(ctx, id, ev)
-			cancel()
-			if err == nil {
-				return
-			}
-			w.log.Warn("purging keys of a dead-lettered event", "ticket_id", id, "attempt", attempt, "error", err)
-			if !lifecycle.Sleep(w.purgeCtx, w.backoff(attempt)) {
-				w.log.Error("gave up purging keys at shutdown; they expire by TTL", "ticket_id", id)
-				return
-			}
-		}
-	})
 }
 
 // ticketIDOf is the event's ticket id or, for an undecodable message, the

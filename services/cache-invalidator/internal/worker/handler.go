@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +33,20 @@ const tracerName = "github.com/ticketsys/ticketsys/services/cache-invalidator"
 // or dead-letter then Ack.
 func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	start := time.Now()
+	var (
+		md      *jetstream.MsgMetadata
+		ev      *eventsv1.TicketChanged
+		change  = changeUnknown
+		settled bool // an Ack, Nak or dead-letter began: never settle twice
+	)
+	// A panic (a bug, a cache choking on one ticket) is a failed delivery,
+	// not a crash: unrecovered it kills every message in flight, and its
+	// redelivery then kills each replica in turn.
+	defer func() {
+		if p := recover(); p != nil {
+			w.recovered(ctx, msg, md, ev, change, start, settled, p)
+		}
+	}()
 	md, err := msg.Metadata()
 	if err != nil {
 		// Not a JetStream delivery; there is nothing to acknowledge.
@@ -40,12 +56,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if md.NumDelivered > 1 {
 		w.m.Redeliveries.Inc()
 	}
-	ev, err := decode(msg)
+	ev, err = decode(msg)
 	if err != nil {
+		settled = true
 		w.m.observe(changeUnknown, w.deadLetter(ctx, msg, md, nil, ticketevent.DLQReasonUndecodable, err), start)
 		return
 	}
-	change := changeLabel(ev.GetChange())
+	change = changeLabel(ev.GetChange())
 
 	// The write's trace continues here: its traceparent rode the outbox row
 	// and the message header.
@@ -55,36 +72,61 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			attribute.Int64("ticket.version", ev.GetVersion()), attribute.String("ticket.change", change)))
 	defer span.End()
 	opCtx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+	defer cancel()
 	stored, err := w.rule.Apply(opCtx, ev)
 	cancel()
+	settled = true
 	if err != nil {
 		span.RecordError(err)
+		w.fail(ctx, msg, md, ev, change, start, err)
+		return
 	}
-	switch {
-	case err == nil:
-		if err := msg.Ack(); err != nil {
-			// The cache is right; a redelivery re-applies harmlessly.
-			w.log.Warn("ack", "seq", md.Sequence.Stream, "error", err)
-		}
-		outcome := outcomeSuperseded
-		if stored {
-			outcome = outcomeApplied
-		}
-		// Superseded counts too: a reader had already cached this version
-		// or a newer one, so the cache was right by now at the latest.
-		w.m.Fresh.Observe(time.Since(ev.GetOccurredAt().AsTime()).Seconds())
-		w.m.observe(change, outcome, start)
-	case md.NumDelivered >= uint64(w.cfg.MaxDeliver):
+	if err := msg.Ack(); err != nil {
+		// The cache is right; a redelivery re-applies harmlessly.
+		w.log.Warn("ack", "seq", md.Sequence.Stream, "error", err)
+	}
+	outcome := outcomeSuperseded
+	if stored {
+		outcome = outcomeApplied
+	}
+	// Superseded counts too: a reader had already cached this version
+	// or a newer one, so the cache was right by now at the latest.
+	w.m.Fresh.Observe(time.Since(ev.GetOccurredAt().AsTime()).Seconds())
+	w.m.observe(change, outcome, start)
+}
+
+// fail settles a failed delivery: dead-lettered on the last one, otherwise
+// handed back with NakWithDelay. ev is nil when the message did not decode.
+func (w *Worker) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata,
+	ev *eventsv1.TicketChanged, change string, start time.Time, err error,
+) {
+	if md.NumDelivered >= uint64(w.cfg.MaxDeliver) {
 		w.m.observe(change, w.deadLetter(ctx, msg, md, ev, ticketevent.DLQReasonExhausted, err), start)
-	default:
-		delay := w.backoff(md.NumDelivered)
-		w.log.Warn("apply failed, retrying", "ticket_id", ev.GetTicketId(), "version", ev.GetVersion(),
-			"delivery", md.NumDelivered, "retry_in", delay, "error", err)
-		if err := msg.NakWithDelay(delay); err != nil {
-			w.log.Warn("nak", "seq", md.Sequence.Stream, "error", err)
-		}
-		w.m.observe(change, outcomeRetried, start)
+		return
 	}
+	delay := w.backoff(md.NumDelivered)
+	w.log.Warn("apply failed, retrying", "ticket_id", ev.GetTicketId(), "version", ev.GetVersion(),
+		"delivery", md.NumDelivered, "retry_in", delay, "error", err)
+	if err := msg.NakWithDelay(delay); err != nil {
+		w.log.Warn("nak", "seq", md.Sequence.Stream, "error", err)
+	}
+	w.m.observe(change, outcomeRetried, start)
+}
+
+// recovered handles a panic in handle: logged with its stack, counted, and
+// the delivery settled as a failure, so it is retried with back-off and
+// dead-lettered after MaxDeliver. A panic once settling began is only
+// logged: settling again could dead-letter an event already applied.
+func (w *Worker) recovered(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata,
+	ev *eventsv1.TicketChanged, change string, start time.Time, settled bool, p any,
+) {
+	w.m.Panics.Inc()
+	w.log.Error("panic handling event", "subject", msg.Subject(), "ticket_id", ev.GetTicketId(),
+		"panic", p, "stack", string(debug.Stack()))
+	if md == nil || settled {
+		return
+	}
+	w.fail(ctx, msg, md, ev, change, start, fmt.Errorf("panic: %v", p))
 }
 
 // decode reads the event and checks what the rule relies on, so that a

@@ -15,6 +15,8 @@ type Metrics struct {
 	Redeliveries  prometheus.Counter
 	DeadLettered  *prometheus.CounterVec // reason
 	PurgesPending prometheus.Gauge
+	PurgesDropped prometheus.Counter
+	Panics        prometheus.Counter
 }
 
 // NewMetrics registers the worker's metrics on reg.
@@ -48,8 +50,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cache_dlq_purges_pending",
 			Help: "Dead-lettered events whose keys are still waiting to be deleted (Redis unreachable).",
 		}),
+		PurgesDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_dlq_purges_dropped_total",
+			Help: "Dead-lettered tickets whose key was not queued for deletion because the queue was full " +
+				"(it expires by TTL; lists are invalidated broadly instead).",
+		}),
+		Panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_event_panics_total",
+			Help: "Panics recovered while handling a delivery or purging keys; the delivery is retried like a failure.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.Processed, m.Duration, m.Fresh, m.Redeliveries, m.DeadLettered, m.PurgesPending} {
+	for _, c := range []prometheus.Collector{m.Processed, m.Duration, m.Fresh, m.Redeliveries, m.DeadLettered, m.PurgesPending, m.PurgesDropped, m.Panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register worker metrics: %w", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +31,7 @@ type Config struct {
 	AttachRetry   time.Duration // pause between attempts to find the stream
 	OpTimeout     time.Duration // bound on one message's Redis work
 	PurgeGrace    time.Duration // how long Run waits for pending purges on shutdown
+	PurgeQueue    int           // dead-lettered events whose keys can wait for Redis at once
 }
 
 func (c *Config) defaults() {
@@ -47,6 +47,9 @@ func (c *Config) defaults() {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 1
 	}
+	if c.PurgeQueue <= 0 {
+		c.PurgeQueue = 10000
+	}
 }
 
 // Worker applies events to the cache. Run it once per process; several
@@ -59,15 +62,16 @@ type Worker struct {
 	m    *Metrics
 
 	attached atomic.Bool
-	purges   sync.WaitGroup
-	purgeCtx context.Context // cancelled when Run gives up on pending purges
+	purger   *purger
 }
 
 // New builds a worker that applies rule; nothing talks to NATS or Redis
 // before Run.
 func New(cfg Config, js jetstream.JetStream, rule *invalidation.Rule, log *slog.Logger, m *Metrics) *Worker {
 	cfg.defaults()
-	return &Worker{cfg: cfg, js: js, rule: rule, log: log, m: m, purgeCtx: context.Background()}
+	w := &Worker{cfg: cfg, js: js, rule: rule, log: log, m: m}
+	w.purger = newPurger(w)
+	return w
 }
 
 // ErrNotAttached is the readiness failure before the consumer is bound.
@@ -88,11 +92,9 @@ func (w *Worker) Ready(context.Context) error {
 // the stream and may start later.
 func (w *Worker) Run(ctx context.Context) error {
 	purgeCtx, cancelPurges := context.WithCancel(context.WithoutCancel(ctx))
-	w.purgeCtx = purgeCtx
+	go w.purger.run(purgeCtx)
 	defer func() {
-		w.waitPurges()
-		cancelPurges()
-		w.purges.Wait()
+		w.stopPurger(cancelPurges)
 		w.rule.Close()
 	}()
 	for {
@@ -112,13 +114,18 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// waitPurges gives running purges PurgeGrace to finish.
-func (w *Worker) waitPurges() {
-	done := make(chan struct{})
-	go func() { w.purges.Wait(); close(done) }()
+// stopPurger gives pending purges PurgeGrace to finish (handlers are done,
+// nothing is queued any more), then stops the purger.
+func (w *Worker) stopPurger(cancel context.CancelFunc) {
+	w.purger.stop()
+	t := time.NewTimer(w.cfg.PurgeGrace)
+	defer t.Stop()
 	select {
-	case <-done:
-	case <-time.After(w.cfg.PurgeGrace):
-		w.log.Error("shutdown with dead-letter purges pending; their keys expire by TTL")
+	case <-w.purger.done:
+	case <-t.C:
+		w.log.Error("shutdown with dead-letter purges pending; their keys expire by TTL",
+			"pending", w.purger.pendingCount())
 	}
+	cancel()
+	<-w.purger.done
 }

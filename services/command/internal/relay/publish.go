@@ -48,16 +48,62 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// next reads unsent rows in id order and keeps only the first row of each
-// ticket: a ticket's next event is published only after the previous one was
-// acknowledged, so a failed publish can never let a later version overtake it.
+// windowFactor sizes next's first read: the oldest BatchSize*windowFactor
+// unsent rows usually hold BatchSize tickets.
+const windowFactor = 4
+
+// next returns the oldest unsent row of up to BatchSize tickets, in id order,
+// and whether unsent rows remain besides them. One row per ticket: a
+// ticket's next event is published only after the previous one was
+// acknowledged, so a failed publish can never let a later version overtake
+// it. A ticket written a thousand times a second must not hold back the
+// others, so the batch is made of distinct tickets, not cut from the first
+// BatchSize rows.
 func (r *Relay) next(ctx context.Context, conn *pgx.Conn) ([]row, bool, error) {
-	rows, err := conn.Query(ctx, `SELECT id, ticket_id::text, headers, payload FROM outbox
-		WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
+	// The oldest rows hold the oldest row of each of their tickets (no older
+	// unsent row of those tickets exists), which is the batch when they hold
+	// enough tickets or every unsent row.
+	window := r.cfg.BatchSize * windowFactor
+	rows, err := conn.Query(ctx, `SELECT id, ticket_id::text FROM outbox
+		WHERE published_at IS NULL ORDER BY id LIMIT $1`, window)
 	if err != nil {
 		return nil, false, fmt.Errorf("read outbox: %w", err)
 	}
-	all, err := pgx.CollectRows(rows, func(rs pgx.CollectableRow) (row, error) {
+	var (
+		ids, seen = make([]int64, 0, r.cfg.BatchSize), map[string]bool{}
+		n         int
+		id        int64
+		ticketID  string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &ticketID}, func() error {
+		n++
+		if !seen[ticketID] && len(ids) < r.cfg.BatchSize {
+			seen[ticketID] = true
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("read outbox: %w", err)
+	}
+	if n == window && len(ids) < r.cfg.BatchSize {
+		// A few tickets' backlogs fill the window: find every ticket's
+		// oldest row by skipping from ticket to ticket on
+		// outbox_unsent_ticket_idx, a probe per ticket rather than a read
+		// of each backlog.
+		if ids, err = r.heads(ctx, conn); err != nil {
+			return nil, false, err
+		}
+	}
+	if len(ids) == 0 {
+		return nil, false, nil
+	}
+	rows, err = conn.Query(ctx, `SELECT id, ticket_id::text, headers, payload FROM outbox
+		WHERE id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, false, fmt.Errorf("read outbox: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(rs pgx.CollectableRow) (row, error) {
 		var x row
 		err := rs.Scan(&x.id, &x.ticketID, &x.headers, &x.payload)
 		return x, err
@@ -65,16 +111,29 @@ func (r *Relay) next(ctx context.Context, conn *pgx.Conn) ([]row, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("read outbox: %w", err)
 	}
-	seen := make(map[string]bool, len(all))
-	batch := all[:0]
-	for _, x := range all {
-		if !seen[x.ticketID] {
-			seen[x.ticketID] = true
-			batch = append(batch, x)
-		}
+	return batch, n > len(batch), nil
+}
+
+// heads returns the ids of the oldest unsent row of up to BatchSize tickets,
+// oldest first: a loose index scan over the tickets with unsent rows.
+func (r *Relay) heads(ctx context.Context, conn *pgx.Conn) ([]int64, error) {
+	rows, err := conn.Query(ctx, `WITH RECURSIVE t(ticket_id) AS (
+			(SELECT ticket_id FROM outbox WHERE published_at IS NULL ORDER BY ticket_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT o.ticket_id FROM outbox o WHERE o.published_at IS NULL AND o.ticket_id > t.ticket_id
+				ORDER BY o.ticket_id LIMIT 1)
+			FROM t WHERE t.ticket_id IS NOT NULL)
+		SELECT h.id FROM t CROSS JOIN LATERAL (SELECT o.id FROM outbox o
+			WHERE o.ticket_id = t.ticket_id AND o.published_at IS NULL ORDER BY o.id LIMIT 1) h
+		ORDER BY h.id LIMIT $1`, r.cfg.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox heads: %w", err)
 	}
-	more := len(all) == r.cfg.BatchSize || len(batch) < len(all)
-	return batch, more, nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("read outbox heads: %w", err)
+	}
+	return ids, nil
 }
 
 // publish sends the batch asynchronously and marks what was acknowledged.

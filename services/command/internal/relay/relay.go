@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
 
@@ -30,7 +31,8 @@ type Config struct {
 	PublishTimeout time.Duration // well inside the stream's duplicate window
 	Retention      time.Duration // how long sent rows are kept
 	PruneInterval  time.Duration
-	RetryInterval  time.Duration // pause after a database or lock failure
+	RetryInterval  time.Duration   // pause after a database or lock failure
+	Timeouts       pgpool.Timeouts // of its session, so a stuck statement ends and the lock passes on
 }
 
 // Relay moves outbox rows to the stream.
@@ -72,6 +74,7 @@ func (r *Relay) lead(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
+	r.cfg.Timeouts.Apply(pcfg.ConnConfig.RuntimeParams)
 	conn, err := pgx.ConnectConfig(ctx, pcfg.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

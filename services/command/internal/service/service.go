@@ -66,7 +66,8 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
 			closers[i]()
 		}
 	}
-	pool, err := pgpool.Open(ctx, cfg.DB.URL, pgpool.Options{AppName: "ticketsys-command"})
+	pool, err := pgpool.Open(ctx, cfg.DB.URL, pgpool.Options{AppName: "ticketsys-command",
+		Timeouts: cfg.DBTimeouts.Pool()})
 	if err != nil {
 		closeAll()
 		return err
@@ -109,6 +110,7 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
 			Retention:      cfg.Relay.Retention,
 			PruneInterval:  time.Minute,
 			RetryInterval:  time.Second,
+			Timeouts:       cfg.RelayTimeouts(),
 		}, cfg.DB.URL, nc, js, p.Log, relay.NewMetrics(reg))
 		// In-flight requests finish before the relay stops; rows they wrote
 		// that it has not sent stay in the outbox for whichever relay runs next.
