@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -19,6 +20,12 @@ import (
 func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 	it, err := cons.Messages(
 		jetstream.PullMaxMessages(w.cfg.Concurrency),
+		// A pull request the server lost (a leader change, an instance
+		// restarting on the same consumer) is noticed only when it should
+		// have expired or its heartbeats stop: nats.go's 30 s default left
+		// the cache stale that long. 5 s bounds it, with heartbeats every
+		// 2.5 s, for one idle request per 5 s.
+		jetstream.PullExpiry(pullExpiry),
 		// Missing heartbeats (NATS restarting) are recovered by the
 		// iterator itself; they are not worth waking the loop for.
 		jetstream.WithMessagesErrOnMissingHeartbeat(false),
@@ -57,6 +64,9 @@ func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 		})
 	}
 }
+
+// pullExpiry bounds how long a lost pull request stalls the consumer.
+const pullExpiry = 5 * time.Second
 
 // acquire takes a handler slot, unless shutdown began first.
 func acquire(ctx context.Context, slots chan struct{}) bool {
