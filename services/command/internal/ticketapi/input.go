@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
@@ -182,7 +183,7 @@ func checkKeys(raw []byte) *errBadInput {
 // fieldName is a client's key as an error may show it: printable, and short.
 func fieldName(k string) string {
 	k = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) { // C0, DEL and C1 (found by fuzzing)
 			return -1
 		}
 		return r
