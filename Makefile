@@ -7,15 +7,16 @@ GO ?= go
 # html/template that make vuln reports (fixed in 1.26.9 and 1.26.10, which
 # this project cannot fetch). go.mod keeps the language at 1.26.
 export GOTOOLCHAIN := go1.27.3
-# Every module of the workspace. The root holds the system; deploy and
-# pkg/testinfra/containers are modules of their own only to keep kustomize,
-# compose-go and testcontainers out of its module graph.
-MODULES := . deploy pkg/testinfra/containers
+# Every module of the workspace. The root holds the system; deploy,
+# pkg/testinfra/containers and tests/chaos are modules of their own only to
+# keep kustomize, compose-go, testcontainers and Toxiproxy out of its module
+# graph.
+MODULES := . deploy pkg/testinfra/containers tests/chaos
 # Test packages run in parallel processes; each test makes its own database
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help dev test fuzz fuzz-smoke bench bench-quick build migrate tidy vet modules-check
+.PHONY: help dev test fuzz fuzz-smoke chaos chaos-cluster bench bench-quick build migrate tidy vet modules-check
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
@@ -38,6 +39,15 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); failures are sav
 fuzz-smoke: ## every fuzz target mutated for 5s (part of make test)
 	@echo "== fuzz smoke"
 	@FUZZTIME=5s GO=$(GO) scripts/fuzz.sh
+
+# make test runs both in a short form (tests/chaos); these run them at the
+# issue's durations and print one table per scenario.
+CHAOS_FLAGS ?= -count=1 -v -timeout 30m
+chaos: ## faults under load on one node (Toxiproxy, own redis-server and nats-server), audited; about 10 minutes
+	cd tests/chaos && CHAOS=full $(GO) test $(CHAOS_FLAGS) -run 'TestChaos$$' .
+
+chaos-cluster: ## leader and master kills on a 3-node NATS cluster and a Redis Cluster, audited; about 3 minutes
+	cd tests/chaos && CHAOS=full $(GO) test $(CHAOS_FLAGS) -run 'TestChaosCluster$$' .
 
 bench: ## every hot path beside its floor, as ratios (about 10 minutes); the table also goes to bench-results.json
 	$(GO) run ./tests/bench -out bench-results.json

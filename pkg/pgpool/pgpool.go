@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -113,10 +115,18 @@ func Unavailable(err error) bool {
 		netErr  net.Error
 		pgErr   *pgconn.PgError
 	)
+	if errors.As(err, &pgErr) {
+		// lock_not_available (lock_timeout) and query_canceled
+		// (statement_timeout): busy, not broken; a retry may well succeed.
+		// Class 08 (connection exception) and 57P01-57P03 (the server
+		// shutting down, crashed, or not yet accepting): an outage.
+		return pgErr.Code == "55P03" || pgErr.Code == "57014" ||
+			strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
 	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
-		// lock_not_available (lock_timeout) and query_canceled
-		// (statement_timeout): busy, not broken; a retry may well succeed.
-		errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "57014")
+		// The connection dropped mid-reply (found by make chaos: a cut
+		// Postgres answered 500 instead of 503).
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
 }

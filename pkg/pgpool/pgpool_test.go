@@ -3,7 +3,9 @@ package pgpool
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"testing"
 	"time"
 
@@ -14,12 +16,20 @@ func TestUnavailable(t *testing.T) {
 	for code, want := range map[string]bool{
 		"55P03": true,  // lock_not_available: lock_timeout
 		"57014": true,  // query_canceled: statement_timeout
+		"08006": true,  // connection_failure
+		"57P01": true,  // admin_shutdown
 		"23505": false, // unique_violation: a bug or a conflict, not an outage
 		"42P01": false, // undefined_table
 	} {
 		err := fmt.Errorf("update ticket: %w", &pgconn.PgError{Code: code})
 		if got := Unavailable(err); got != want {
 			t.Errorf("SQLSTATE %s: Unavailable = %v, want %v", code, got, want)
+		}
+	}
+	// What pgx returns when the connection drops in the middle of a reply.
+	for _, err := range []error{io.ErrUnexpectedEOF, io.EOF, net.ErrClosed} {
+		if !Unavailable(fmt.Errorf("update ticket: %w", err)) {
+			t.Errorf("%v: not unavailable", err)
 		}
 	}
 	if Unavailable(errors.New("boom")) {

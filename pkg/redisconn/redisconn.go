@@ -9,7 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -66,7 +69,16 @@ func Open(url string, cluster bool, t Tuning) (redis.UniversalClient, error) {
 			return nil, ErrBadURL
 		}
 		t.apply(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.PoolTimeout, &opts.MaxRetries, &opts.ClientName)
-		rdb = redis.NewClusterClient(opts)
+		// go-redis reloads the slot map on MOVED or every 60 s, not when a
+		// master stops answering: after a failover it kept sending a slot's
+		// commands to the dead master for up to a minute (found by make
+		// chaos-cluster). A refused or broken connection now reloads it at
+		// once (go-redis coalesces reloads), and the map is never older
+		// than a few seconds.
+		opts.ClusterStateReloadInterval = clusterReloadInterval
+		cc := redis.NewClusterClient(opts)
+		cc.AddHook(reloadOnNetError{cc})
+		rdb = cc
 	} else {
 		opts, err := redis.ParseURL(url)
 		if err != nil {
@@ -112,4 +124,44 @@ type libraryLog struct{ log *slog.Logger }
 
 func (l libraryLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
+// clusterReloadInterval bounds how old a Cluster client's slot map gets.
+const clusterReloadInterval = 5 * time.Second
+
+// reloadOnNetError reloads a Cluster client's slot map when a command or
+// pipeline fails because its node did not answer: the slot's master may
+// have moved to a promoted replica.
+type reloadOnNetError struct{ cc *redis.ClusterClient }
+
+func (reloadOnNetError) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnNetError) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNetError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNetError) check(ctx context.Context, err error) {
+	if NodeDown(err) {
+		h.cc.ReloadState(ctx)
+	}
+}
+
+// NodeDown reports an error of a node that did not answer (refused,
+// reset, closed, timed out), as opposed to an answer Redis gave.
+func NodeDown(err error) bool {
+	var netErr net.Error
+	return err != nil && (errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNREFUSED))
 }

@@ -1,7 +1,9 @@
 package redisconn_test
 
 import (
+	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +51,26 @@ func TestBadURLsAreOneLineWithoutTheURL(t *testing.T) {
 	}
 	if err := redisconn.Validate("redis://node-1:6379?addr=node-2:6379", true); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestNodeDown(t *testing.T) {
+	// A port nothing listens on: what a killed master's address answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	refused := rdb.Ping(context.Background()).Err()
+	if !redisconn.NodeDown(refused) {
+		t.Errorf("redisconn.NodeDown(%v) = false", refused)
+	}
+	for _, err := range []error{nil, redis.Nil, errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")} {
+		if redisconn.NodeDown(err) {
+			t.Errorf("redisconn.NodeDown(%v) = true", err)
+		}
 	}
 }

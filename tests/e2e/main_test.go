@@ -3,9 +3,9 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
 
 // binaries are the services under test, built once per test process.
@@ -30,14 +30,9 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	for name, pkg := range packages {
-		bin := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n%s", pkg, err, out)
-			return 1
-		}
-		binaries[name] = bin
+	if binaries, err = testinfra.BuildBinaries(dir, packages); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
 	}
 	return m.Run()
 }

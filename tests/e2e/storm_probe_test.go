@@ -17,7 +17,7 @@ import (
 )
 
 // pid is the operating system's id of the running binary.
-func (p *process) pid() int { return p.cmd.Process.Pid }
+func (p *process) pid() int { return p.Pid() }
 
 // memory is what /proc says about a process: resident set now and its peak.
 type memory struct{ rss, peak int64 }

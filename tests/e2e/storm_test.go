@@ -746,7 +746,7 @@ func (st *storm) checkReadiness(samples []readySample) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	for name, p := range st.procs {
 		select {
-		case <-p.exited:
+		case <-p.Exited():
 			st.t.Errorf("%s exited during the storm", name)
 			continue
 		default:

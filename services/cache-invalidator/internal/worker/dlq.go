@@ -27,6 +27,12 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstrea
 	out := nats.NewMsg(w.cfg.DLQ.Subject(dlqToken(id)))
 	out.Data = msg.Data()
 	for k, v := range msg.Headers() {
+		// The relay's expectations (Nats-Expected-Stream: TICKETS, ...)
+		// were about the original stream: copied, they make JetStream
+		// refuse every DLQ copy.
+		if strings.HasPrefix(strings.ToLower(k), "nats-expected-") {
+			continue
+		}
 		out.Header[k] = append([]string(nil), v...)
 	}
 	set := func(k, v string) { out.Header[k] = []string{v} }

@@ -162,7 +162,8 @@ func (h *harness) publish(ev *eventsv1.TicketChanged) {
 	h.seq++
 	msg.Header[jetstream.MsgIDHeader] = []string{ev.GetEventId() + "#" + strconv.Itoa(h.seq)}
 	msg.Data = body
-	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
+	// As the relay publishes: the expectation travels in the stored headers.
+	if _, err := h.js.PublishMsg(context.Background(), msg, jetstream.WithExpectStream(h.stream.Name)); err != nil {
 		h.t.Fatalf("publish: %v", err)
 	}
 }
