@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,4 +61,50 @@ func Connect(url, creds, name string, log *slog.Logger, extra ...nats.Option) (*
 		return nil, fmt.Errorf("nats: %w", err)
 	}
 	return nc, nil
+}
+
+// Liveness makes a connection notice a dead or hung server (a half-open
+// TCP connection, a stalled machine, a partition) after about
+// (maxOut+1)*interval without an answer to its pings, and reconnect,
+// instead of after nats.go's default of 2 minutes times 3.
+func Liveness(interval time.Duration, maxOut int) []nats.Option {
+	return []nats.Option{nats.PingInterval(interval), nats.MaxPingsOutstanding(maxOut)}
+}
+
+// NoLateWrites is for a publisher whose message must reach the server soon
+// or never: the outbox relay, whose late copy of an event could be stored
+// after the next version another relay published meanwhile.
+//
+//   - No reconnect buffer (ReconnectBufSize -1): a publish while
+//     disconnected fails at once with nats.ErrReconnectBufExceeded instead
+//     of waiting in nats.go's 8 MiB buffer for the next connection. What
+//     was buffered but not written when the connection broke is dropped
+//     with it either way.
+//   - A connection that is closed (a stale one among them) discards what
+//     the kernel had not sent yet (SO_LINGER 0, a reset), where a normal
+//     close would keep sending it, for minutes, to a server that may still
+//     hold the connection open.
+//
+// Use it with Liveness, so a half-open connection is closed soon.
+func NoLateWrites() []nats.Option {
+	return []nats.Option{nats.ReconnectBufSize(-1), nats.SetCustomDialer(lingerZeroDialer{})}
+}
+
+// lingerZeroDialer dials as nats.go does (its default 2 s timeout) and sets
+// SO_LINGER 0 on the connection.
+type lingerZeroDialer struct{}
+
+func (lingerZeroDialer) Dial(network, address string) (net.Conn, error) {
+	d := net.Dialer{Timeout: nats.DefaultTimeout}
+	c, err := d.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetLinger(0); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -17,14 +17,37 @@ import (
 // Cache reads and writes the scheme on any go-redis client (single node,
 // Cluster, TLS).
 type Cache struct {
-	rdb  redis.UniversalClient
-	keys Keys
-	ttl  time.Duration
+	rdb          redis.UniversalClient
+	keys         Keys
+	ttl          time.Duration
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
+// Option tunes a Cache.
+type Option func(*Cache)
+
+// WaitReplicas makes every write return only once n replicas of the node
+// that took it have it too (Redis WAIT, at most timeout), and fail with
+// ErrNotReplicated otherwise. Redis replicates asynchronously: a primary
+// that fails over before its replica got a write loses it, so the writer
+// must still hold what it wrote (an unacknowledged event) to write it again.
+// 0 (the default) never waits.
+func WaitReplicas(n int, timeout time.Duration) Option {
+	return func(c *Cache) { c.waitReplicas, c.waitTimeout = n, timeout }
+}
+
+// ErrNotReplicated is a write that the primary took but that fewer replicas
+// than WaitReplicas asked for acknowledged in time.
+var ErrNotReplicated = errors.New("write not acknowledged by enough replicas")
+
 // New returns a cache whose entries expire after ttl.
-func New(rdb redis.UniversalClient, keys Keys, ttl time.Duration) *Cache {
-	return &Cache{rdb: rdb, keys: keys, ttl: ttl}
+func New(rdb redis.UniversalClient, keys Keys, ttl time.Duration, opts ...Option) *Cache {
+	c := &Cache{rdb: rdb, keys: keys, ttl: ttl}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Keys returns the key scheme in use.
@@ -65,6 +88,43 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `)
+
+// bumpGen moves a list generation on: one past its value, and at least to
+// the Redis server's clock in microseconds. An INCR alone starts again from
+// 1 once the counter is lost (evicted, flushed, or a failover to a replica
+// that missed the last bumps), and the pages cached under those numbers
+// before, still within their TTL, would be current again. Every value is at
+// most the clock when it was written (bumps come far less often than once a
+// microsecond), so a bump after any loss lands above every generation used
+// before: a generation never repeats.
+var bumpGen = redis.NewScript(`
+local t = redis.call('TIME')
+local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur and cur >= v then
+  v = cur + 1
+end
+redis.call('SET', KEYS[1], string.format('%.0f', v))
+return v
+`)
+
+// seedGen returns a list generation, first setting a missing one to the
+// server's clock in microseconds, for the reason bumpGen gives: a reader
+// that took a missing counter as 0 would cache under g0, which the next
+// loss of the counter would make current again.
+var seedGen = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  return v
+end
+local t = redis.call('TIME')
+v = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+redis.call('SET', KEYS[1], v)
+return v
+`)
+
+// scripts are every script write may run, loaded again when Redis lost them.
+var scripts = []*redis.Script{setIfNewer, bumpGen}
 
 // GetTicket reads a ticket's entry; found is false on a miss.
 func (c *Cache) GetTicket(ctx context.Context, id string) (e Entry, found bool, err error) {
@@ -119,8 +179,21 @@ func (c *Cache) SetTombstone(ctx context.Context, id string, version int64) (boo
 }
 
 func (c *Cache) setFenced(ctx context.Context, id string, version int64, payload []byte) (bool, error) {
-	n, err := setIfNewer.Run(ctx, c.rdb, []string{c.keys.Ticket(id)},
-		version, payload, c.ttl.Milliseconds()).Int()
+	cmds, err := c.write(ctx, []op{c.fenced(id, version, payload)})
+	if err != nil {
+		return false, fmt.Errorf("set ticket: %w", err)
+	}
+	return storedBy(cmds[0])
+}
+
+// fenced is the version-fenced write of a ticket's entry.
+func (c *Cache) fenced(id string, version int64, payload []byte) op {
+	return op{key: c.keys.Ticket(id), script: setIfNewer, args: []any{version, payload, c.ttl.Milliseconds()}}
+}
+
+// storedBy reads setIfNewer's answer.
+func storedBy(cmd redis.Cmder) (bool, error) {
+	n, err := cmd.(*redis.Cmd).Int()
 	if err != nil {
 		return false, fmt.Errorf("set ticket: %w", err)
 	}
@@ -142,53 +215,40 @@ func (c *Cache) Change(ctx context.Context, id string, version int64, prev, next
 	if err != nil {
 		return false, fmt.Errorf("encode ticket: %w", err)
 	}
-	args := []any{version, payload, c.ttl.Milliseconds()}
-	var set *redis.Cmd
-	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		set = setIfNewer.EvalSha(ctx, p, []string{c.keys.Ticket(id)}, args...)
-		for _, k := range c.keys.AffectedGens(prev, next) {
-			p.Incr(ctx, k)
-		}
-		return nil
-	})
-	if err != nil && redis.HasErrorPrefix(set.Err(), "NOSCRIPT") {
-		// Redis restarted or flushed its scripts: load it, then once more.
-		if stored, err = c.setFenced(ctx, id, version, payload); err != nil {
-			return false, err
-		}
-		return stored, c.InvalidateLists(ctx, prev, next)
-	}
+	ops := append([]op{c.fenced(id, version, payload)}, c.bumps(prev, next)...)
+	cmds, err := c.write(ctx, ops)
 	if err != nil {
 		return false, fmt.Errorf("record change: %w", err)
 	}
-	n, err := set.Int()
-	if err != nil {
-		return false, fmt.Errorf("set ticket: %w", err)
-	}
-	return n == 1, nil
+	return storedBy(cmds[0])
 }
 
 // DeleteTicket drops a ticket's entry: always safe, the next read refills it.
 func (c *Cache) DeleteTicket(ctx context.Context, id string) error {
-	if err := c.rdb.Del(ctx, c.keys.Ticket(id)).Err(); err != nil {
+	if _, err := c.write(ctx, []op{{key: c.keys.Ticket(id)}}); err != nil {
 		return fmt.Errorf("delete ticket: %w", err)
 	}
 	return nil
 }
 
-// Generation reads the generation of the lists with q's filters (0 when
-// never bumped). Read it before querying the database for the page.
+// Generation reads the generation of the lists with q's filters (0 when the
+// counter is missing). It only reads: the query service reads generations
+// with GenerationAndList, which never answers 0.
 func (c *Cache) Generation(ctx context.Context, q ListQuery) (int64, error) {
-	return parseGen(c.rdb.Get(ctx, c.keys.Gen(q.Status, q.Assignee)))
+	g, _, err := parseGen(c.rdb.Get(ctx, c.keys.Gen(q.Status, q.Assignee)))
+	return g, err
 }
 
 // GenerationAndList reads the generation of q's filters and the page of q
 // at that generation. guess is the generation the caller saw last time:
 // both are asked for in one round trip, and only when the generation has
 // moved on since is the page asked for again. It returns the generation
-// and key the page belongs to; found is false on a miss.
+// and key the page belongs to; found is false on a miss. A missing counter
+// is set first (seedGen), so the page is never cached under a generation
+// that can come back.
 func (c *Cache) GenerationAndList(ctx context.Context, q ListQuery, guess int64) (gen int64, key string, page []byte, found bool, err error) {
-	genCmd := redis.NewStringCmd(ctx, "get", c.keys.Gen(q.Status, q.Assignee))
+	genKey := c.keys.Gen(q.Status, q.Assignee)
+	genCmd := redis.NewStringCmd(ctx, "get", genKey)
 	key = c.keys.List(q, guess)
 	pageCmd := redis.NewStringCmd(ctx, "get", key)
 	if _, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -198,9 +258,14 @@ func (c *Cache) GenerationAndList(ctx context.Context, q ListQuery, guess int64)
 	}); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, "", nil, false, fmt.Errorf("get generation and list: %w", err)
 	}
-	gen, err = parseGen(genCmd)
+	gen, missing, err := parseGen(genCmd)
 	if err != nil {
 		return 0, "", nil, false, err
+	}
+	if missing {
+		if gen, err = c.seedGeneration(ctx, genKey); err != nil {
+			return 0, "", nil, false, err
+		}
 	}
 	if gen != guess {
 		key = c.keys.List(q, gen)
@@ -217,19 +282,33 @@ func (c *Cache) GenerationAndList(ctx context.Context, q ListQuery, guess int64)
 	return gen, key, page, true, nil
 }
 
-func parseGen(cmd *redis.StringCmd) (int64, error) {
-	s, err := cmd.Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+// seedGeneration reads the generation at key, setting it first if missing.
+func (c *Cache) seedGeneration(ctx context.Context, key string) (int64, error) {
+	s, err := seedGen.Run(ctx, c.rdb, []string{key}).Text()
 	if err != nil {
-		return 0, fmt.Errorf("get generation: %w", err)
+		return 0, fmt.Errorf("seed generation: %w", err)
 	}
 	g, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("generation %q: %w", s, err)
 	}
 	return g, nil
+}
+
+// parseGen reads a generation; missing is true (and g 0) when there is none.
+func parseGen(cmd *redis.StringCmd) (g int64, missing bool, err error) {
+	s, err := cmd.Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("get generation: %w", err)
+	}
+	g, err = strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("generation %q: %w", s, err)
+	}
+	return g, false, nil
 }
 
 // GetList reads a cached list page by its key.
@@ -253,23 +332,27 @@ func (c *Cache) SetList(ctx context.Context, key string, payload []byte) error {
 }
 
 // InvalidateLists bumps the generation of every list the change from prev to
-// next can touch, in one pipeline (go-redis splits it by slot on Cluster).
-// Pages of older generations are never read again and expire by their TTL.
+// next can touch, in one round trip per node. Pages of older generations are
+// never read again and expire by their TTL.
 func (c *Cache) InvalidateLists(ctx context.Context, prev, next *ticket.Ticket) error {
-	keys := c.keys.AffectedGens(prev, next)
-	if len(keys) == 0 {
+	ops := c.bumps(prev, next)
+	if len(ops) == 0 {
 		return nil
 	}
-	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Incr(ctx, k)
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := c.write(ctx, ops); err != nil {
 		return fmt.Errorf("bump list generations: %w", err)
 	}
 	return nil
+}
+
+// bumps are the generation bumps of a change from prev to next.
+func (c *Cache) bumps(prev, next *ticket.Ticket) []op {
+	keys := c.keys.AffectedGens(prev, next)
+	ops := make([]op, len(keys))
+	for i, k := range keys {
+		ops[i] = op{key: k, script: bumpGen}
+	}
+	return ops
 }
 
 var (

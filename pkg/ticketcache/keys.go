@@ -5,6 +5,8 @@
 //	tickets:all:{status}:{sort_by}:{assignee}:{order}:{limit}:{cursor}:g{gen}
 //	                                            one cached list page; None for an absent filter
 //	tickets:gen:{status}:{assignee}             the generation of every list with those filters
+//	tickets:canary[:{n}]                        the invalidator's sign that Redis kept its data
+//	                                            (on Cluster one per shard, n a hash tag)
 //
 // A change to a ticket bumps the generations of the (at most seven) filter
 // combinations it was or is in (any × any, and each of status and assignee
@@ -12,6 +14,22 @@
 // it works on Redis Cluster. A list page is cached under the generation read
 // *before* its database query, so a page computed from data older than a
 // change is stored under a generation nobody reads again: no stale set.
+//
+// Redis may lose data: an eviction, a FLUSHALL, a restart without
+// persistence, a failover to a replica that had not received the last
+// writes. What still holds then:
+//
+//   - A generation never repeats: a counter found missing is set from the
+//     server's clock (in microseconds), above every value it held before,
+//     so pages cached under earlier generations are never current again.
+//   - A stale ticket entry does not outlive the loss by more than a few
+//     seconds: the version fence lives in ticket:{id} and is lost with it,
+//     so a fill that read Postgres before the loss can write an older
+//     version than the one the invalidator had written. The invalidator
+//     notices the loss (LossDetector) and applies the recent events again,
+//     over any such fill.
+//   - With WaitReplicas, a write the invalidator counts as done is on a
+//     replica too, so a failover does not lose it.
 package ticketcache
 
 import (
@@ -99,6 +117,11 @@ func (k Keys) ParseList(key string) (q ListQuery, gen int64, ok bool) {
 // ("" meaning the filter is absent).
 func (k Keys) Gen(status, assignee string) string {
 	return k.Prefix + "tickets:gen:" + part(status) + ":" + part(assignee)
+}
+
+// Canary is the key LossDetector watches (with a hash tag on Cluster).
+func (k Keys) Canary() string {
+	return k.Prefix + "tickets:canary"
 }
 
 // part escapes a filter value (query-string escaping) so that ':', spaces

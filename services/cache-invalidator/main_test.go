@@ -60,6 +60,11 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"dlq max bytes not a number", "DLQ_MAX_BYTES", "256MiB"},
 		{"bad log level", "LOG_LEVEL", "loud"},
 		{"bad log format", "LOG_FORMAT", "xml"},
+		{"heartbeat above half the pull expiry", "PULL_HEARTBEAT", "3s"},
+		{"pull expiry below 1s", "PULL_EXPIRY", "500ms"},
+		{"negative replica wait", "REDIS_WAIT_REPLICAS", "-1"},
+		{"loss check too often", "REDIS_LOSS_CHECK_INTERVAL", "1ms"},
+		{"replay window shorter than a fill", "LOSS_REPLAY_WINDOW", "2s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,8 +90,10 @@ func TestChaos(t *testing.T) {
 }
 
 func runScenario(t *testing.T, sc scenario, d durations) {
+	began := time.Now()
 	s := newSystem(t, sc.opts)
 	l := newLoad(s, loadFor())
+	ready := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -117,7 +119,10 @@ func runScenario(t *testing.T, sc scenario, d durations) {
 	cancel()
 	wg.Wait()
 
+	stopped := time.Now()
 	s.audit(t, l, rep)
+	rep.note("time: setup %v, load %v, settling and audits %v", ready.Sub(began).Round(100*time.Millisecond),
+		stopped.Sub(ready).Round(100*time.Millisecond), time.Since(stopped).Round(100*time.Millisecond))
 	var excused []window
 	if !sc.strict {
 		excused = []window{{fault.from, fault.to.Add(conv + staleBound)}}
@@ -300,8 +305,10 @@ func scenarios(d durations) []scenario {
 			},
 		},
 		{
-			name:     "hot-ticket",
-			converge: true,
+			// The hot ticket's own events leave one at a time (the relay
+			// keeps each ticket's events in order), so the hot ticket itself
+			// may lag while it is hammered: the bound is on the others.
+			name: "hot-ticket",
 			fault: func(r *run) window {
 				from := time.Now()
 				hctx, stop := context.WithTimeout(r.ctx, r.d.cut)

@@ -151,6 +151,20 @@ func TestNATSLeastPrivilege(t *testing.T) {
 	refused("cache-invalidator", "make another consumer", err, v)
 	_, err = nc.SubscribeSync("_INBOX_ticketsys-command.>")
 	refused("cache-invalidator", "read the command service's replies", err, v)
+	err = js.DeleteConsumer(ctx, "TICKETS", "cache-invalidator")
+	refused("cache-invalidator", "delete its durable consumer", err, v)
+	// The replay after a Redis data loss: an ordered consumer on the events.
+	ist, err := js.Stream(ctx, "TICKETS")
+	if err != nil {
+		t.Fatalf("cache-invalidator may not read the stream: %v", err)
+	}
+	replay, err := ist.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"tickets.changed.>"}})
+	if err != nil {
+		t.Fatalf("cache-invalidator may not replay: %v", err)
+	}
+	if _, err := replay.Fetch(1, jetstream.FetchMaxWait(time.Second)); err != nil {
+		t.Fatalf("cache-invalidator may not replay: %v", err)
+	}
 
 	// ticketctl: reads, follows with its own ordered consumer, writes nothing.
 	_, js, v = connectAs(t, urls["ticketctl"], "ticketctl")

@@ -19,26 +19,50 @@ import (
 // Config is every setting of the cache-invalidator, with the contract's defaults.
 type Config struct {
 	svcmain.Base
-	HTTP            lifecycle.HTTPConfig
-	Redis           redisconn.Config
-	Cache           ticketcache.Config
-	NATS            natsconn.Config
-	Stream          ticketevent.StreamNames
-	ConsumerName    string        `env:"CONSUMER_NAME" envDefault:"cache-invalidator"`
-	DLQStreamName   string        `env:"DLQ_STREAM_NAME" envDefault:"TICKETS_DLQ"`
-	DLQPrefix       string        `env:"DLQ_SUBJECT_PREFIX" envDefault:"tickets.dlq"`
-	DLQReplicas     int           `env:"DLQ_REPLICAS" envDefault:"1"`
-	DLQMaxAge       time.Duration `env:"DLQ_MAX_AGE" envDefault:"720h"`
-	DLQMaxMsgs      int64         `env:"DLQ_MAX_MSGS" envDefault:"100000"`     // bounded: the DLQ shares the JetStream store
-	DLQMaxBytes     int64         `env:"DLQ_MAX_BYTES" envDefault:"268435456"` // 256 MiB
-	AckWait         time.Duration `env:"ACK_WAIT" envDefault:"30s"`
-	MaxDeliver      int           `env:"MAX_DELIVER" envDefault:"10"`
-	MaxAckPending   int           `env:"MAX_ACK_PENDING" envDefault:"256"`
-	RetryMin        time.Duration `env:"RETRY_BACKOFF_MIN" envDefault:"1s"`
-	RetryMax        time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"30s"`
-	ListRebumpDelay time.Duration `env:"LIST_REBUMP_DELAY" envDefault:"0s"`
+	HTTP          lifecycle.HTTPConfig
+	Redis         redisconn.Config
+	Cache         ticketcache.Config
+	NATS          natsconn.Config
+	Stream        ticketevent.StreamNames
+	ConsumerName  string        `env:"CONSUMER_NAME" envDefault:"cache-invalidator"`
+	DLQStreamName string        `env:"DLQ_STREAM_NAME" envDefault:"TICKETS_DLQ"`
+	DLQPrefix     string        `env:"DLQ_SUBJECT_PREFIX" envDefault:"tickets.dlq"`
+	DLQReplicas   int           `env:"DLQ_REPLICAS" envDefault:"1"`
+	DLQMaxAge     time.Duration `env:"DLQ_MAX_AGE" envDefault:"720h"`
+	DLQMaxMsgs    int64         `env:"DLQ_MAX_MSGS" envDefault:"100000"`     // bounded: the DLQ shares the JetStream store
+	DLQMaxBytes   int64         `env:"DLQ_MAX_BYTES" envDefault:"268435456"` // 256 MiB
+	AckWait       time.Duration `env:"ACK_WAIT" envDefault:"30s"`
+	MaxDeliver    int           `env:"MAX_DELIVER" envDefault:"10"`
+	MaxAckPending int           `env:"MAX_ACK_PENDING" envDefault:"256"`
+	RetryMin      time.Duration `env:"RETRY_BACKOFF_MIN" envDefault:"1s"`
+	RetryMax      time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"30s"`
+	// 1s, not off: the query service refills lists from READ_DATABASE_URL,
+	// a replica in production, and a page it reads just after a change's
+	// bump, before the replica has the change, would be cached under the
+	// new generation for CACHE_TTL_SECONDS. The second bump retires it; a
+	// replica lagging more than the delay still leaks such a page, so keep
+	// it above the replica's worst lag.
+	ListRebumpDelay time.Duration `env:"LIST_REBUMP_DELAY" envDefault:"1s"`
 	Concurrency     int           `env:"WORKER_CONCURRENCY" envDefault:"16"`
+	// A pull request the server lost (a consumer leader change) is noticed
+	// after two missed heartbeats, or at its expiry without heartbeats.
+	PullExpiry    time.Duration `env:"PULL_EXPIRY" envDefault:"5s"`
+	PullHeartbeat time.Duration `env:"PULL_HEARTBEAT" envDefault:"1s"`
+	// Replicas each cache write waits for (Redis WAIT); 0 waits for none.
+	RedisWaitReplicas int `env:"REDIS_WAIT_REPLICAS" envDefault:"0"`
+	// How often Redis is checked for lost data, and how far back the events
+	// are applied again when it lost some; 0 turns the check off.
+	LossCheckInterval time.Duration `env:"REDIS_LOSS_CHECK_INTERVAL" envDefault:"1s"`
+	ReplayWindow      time.Duration `env:"LOSS_REPLAY_WINDOW" envDefault:"30s"`
 }
+
+// MinReplayWindow is how much longer than REDIS_LOSS_CHECK_INTERVAL
+// LOSS_REPLAY_WINDOW must be: a fill that read Postgres before a newer
+// version committed can land after a loss for as long as a fill takes (the
+// query service cuts its loads off after 5 s), so the replay must reach
+// back that far before the loss, which happened up to a check interval
+// before it was seen. Twice that, for a margin.
+const MinReplayWindow = 10 * time.Second
 
 // Default is the configuration before the environment.
 func Default() Config {
@@ -87,6 +111,30 @@ func (c Config) Validate() error {
 		return errors.New("WORKER_CONCURRENCY: must be 1 to 1024")
 	case c.Concurrency > c.MaxAckPending:
 		return errors.New("WORKER_CONCURRENCY: must not exceed MAX_ACK_PENDING")
+	}
+	return c.validatePulls()
+}
+
+// validatePulls checks the pull and Redis settings against nats.go's and
+// nats-server's rules: an expiry of at least 1s (nats.go), a heartbeat of
+// 500ms to 30s (nats.go) and at most half the expiry (nats.go refuses more
+// in Messages, the server in the pull request itself).
+func (c Config) validatePulls() error {
+	switch {
+	case c.PullExpiry < time.Second:
+		return errors.New("PULL_EXPIRY: must be at least 1s")
+	case c.PullHeartbeat < 500*time.Millisecond || c.PullHeartbeat > 30*time.Second:
+		return errors.New("PULL_HEARTBEAT: must be 500ms to 30s")
+	case 2*c.PullHeartbeat > c.PullExpiry:
+		return errors.New("PULL_HEARTBEAT: must be at most half of PULL_EXPIRY")
+	case c.RedisWaitReplicas < 0 || c.RedisWaitReplicas > 5:
+		return errors.New("REDIS_WAIT_REPLICAS: must be 0 to 5")
+	case c.LossCheckInterval < 0:
+		return errors.New("REDIS_LOSS_CHECK_INTERVAL: must not be negative")
+	case c.LossCheckInterval > 0 && c.LossCheckInterval < 100*time.Millisecond:
+		return errors.New("REDIS_LOSS_CHECK_INTERVAL: must be 0 (off) or at least 100ms")
+	case c.ReplayWindow < MinReplayWindow+c.LossCheckInterval:
+		return errors.New("LOSS_REPLAY_WINDOW: must be at least 10s plus REDIS_LOSS_CHECK_INTERVAL")
 	}
 	return nil
 }

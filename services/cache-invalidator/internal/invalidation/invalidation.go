@@ -74,6 +74,17 @@ func New(cache Cache, rebumpDelay time.Duration, log *slog.Logger) *Rule {
 // Apply makes the cache reflect ev (checked with Check). stored is false
 // when the fence refused the ticket because a newer version was cached.
 func (r *Rule) Apply(ctx context.Context, ev *eventsv1.TicketChanged) (stored bool, err error) {
+	return r.apply(ctx, ev, true)
+}
+
+// Reapply is Apply for an event applied once already, replayed after Redis
+// lost data: the same writes, without a second bump later (its first
+// application scheduled one).
+func (r *Rule) Reapply(ctx context.Context, ev *eventsv1.TicketChanged) (stored bool, err error) {
+	return r.apply(ctx, ev, false)
+}
+
+func (r *Rule) apply(ctx context.Context, ev *eventsv1.TicketChanged, rebump bool) (stored bool, err error) {
 	prev, next := states(ev)
 	if ev.GetChange() == ticketevent.Deleted {
 		next = nil
@@ -89,7 +100,7 @@ func (r *Rule) Apply(ctx context.Context, ev *eventsv1.TicketChanged) (stored bo
 	if stored, err = r.cache.Change(ctx, ev.GetTicketId(), ev.GetVersion(), prev, next); err != nil {
 		return false, err
 	}
-	if r.rebump != nil {
+	if rebump && r.rebump != nil {
 		r.rebump.schedule(prev, next, ev.GetTicketId())
 	}
 	return stored, nil

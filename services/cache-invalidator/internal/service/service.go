@@ -14,6 +14,7 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
 	"github.com/ticketsys/ticketsys/pkg/redisconn"
 	"github.com/ticketsys/ticketsys/pkg/svcmain"
@@ -45,7 +46,11 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	nc, err := cfg.NATS.Connect("ticketsys-cache-invalidator", p.Log)
+	// A hung server (a stalled machine, a partition) is left after ~6 s of
+	// unanswered pings, for another node, instead of nats.go's 6 minutes:
+	// its pull request is lost with it, and missed heartbeats alone would
+	// only send a new one down the same dead connection.
+	nc, err := cfg.NATS.Connect("ticketsys-cache-invalidator", p.Log, natsconn.Liveness(2*time.Second, 2)...)
 	if err != nil {
 		_ = rdb.Close()
 		return err
@@ -72,8 +77,13 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
 		_ = rdb.Close()
 		return err
 	}
-	cache := ticketcache.New(rdb, cfg.Cache.Keys(), cfg.Cache.TTL())
-	w := worker.New(WorkerConfig(cfg), js, invalidation.New(cache, cfg.ListRebumpDelay, p.Log), p.Log, wm)
+	wcfg := WorkerConfig(cfg)
+	cache := ticketcache.New(rdb, cfg.Cache.Keys(), cfg.Cache.TTL(),
+		ticketcache.WaitReplicas(cfg.RedisWaitReplicas, min(redisWaitTimeout, wcfg.OpTimeout/2)))
+	if cfg.LossCheckInterval > 0 {
+		wcfg.Loss = ticketcache.NewLossDetector(rdb, cfg.Cache.Keys())
+	}
+	w := worker.New(wcfg, js, invalidation.New(cache, cfg.ListRebumpDelay, p.Log), p.Log, wm)
 	reg.MustRegister(w.LagCollector(), poolmetrics.NewRedis(rdb))
 
 	engine := httpx.NewEngine(p.Log, httpMetrics)
@@ -108,10 +118,20 @@ func WorkerConfig(cfg config.Config) worker.Config {
 		AttachRetry:   time.Second,
 		// Well inside AckWait, so a slow Redis cannot make the server
 		// redeliver a message that is still being handled.
-		OpTimeout:  min(5*time.Second, cfg.AckWait/3),
-		PurgeGrace: cfg.HTTP.ShutdownTimeout,
+		OpTimeout:     min(5*time.Second, cfg.AckWait/3),
+		PurgeGrace:    cfg.HTTP.ShutdownTimeout,
+		PullExpiry:    cfg.PullExpiry,
+		PullHeartbeat: cfg.PullHeartbeat,
+		LossInterval:  cfg.LossCheckInterval,
+		ReplayWindow:  cfg.ReplayWindow,
 	}
 }
+
+// redisWaitTimeout bounds a write's wait for its replicas (REDIS_WAIT_REPLICAS):
+// a replica in sync acknowledges within milliseconds, and the wait must end
+// well inside the handler's OpTimeout (hence at most half of it) and
+// go-redis's 3 s read timeout.
+const redisWaitTimeout = time.Second
 
 var errNATSDown = errors.New("not connected")
 

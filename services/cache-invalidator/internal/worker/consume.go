@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -20,15 +19,18 @@ import (
 func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 	it, err := cons.Messages(
 		jetstream.PullMaxMessages(w.cfg.Concurrency),
-		// A pull request the server lost (a leader change, an instance
-		// restarting on the same consumer) is noticed only when it should
-		// have expired or its heartbeats stop: nats.go's 30 s default left
-		// the cache stale that long. 5 s bounds it, with heartbeats every
-		// 2.5 s, for one idle request per 5 s.
-		jetstream.PullExpiry(pullExpiry),
-		// Missing heartbeats (NATS restarting) are recovered by the
-		// iterator itself; they are not worth waking the loop for.
-		jetstream.WithMessagesErrOnMissingHeartbeat(false),
+		// A pull request the server lost (its consumer leader moved or
+		// died, an instance restarting on the same consumer) is noticed
+		// when its heartbeats stop: two missed heartbeats, or, without
+		// any, its expiry. nats.go's 30 s expiry and 15 s heartbeat left
+		// the cache stale that long; 1 s heartbeats resume within ~2 s.
+		jetstream.PullExpiry(w.cfg.PullExpiry),
+		jetstream.PullHeartbeat(w.cfg.PullHeartbeat),
+		// Next returns ErrNoHeartbeat after two missed heartbeats, having
+		// dropped its count of the lost request's messages, and the next
+		// Next pulls again at once. The iterator would do the same without
+		// telling; this way it is counted and logged.
+		jetstream.WithMessagesErrOnMissingHeartbeat(true),
 	)
 	if err != nil {
 		return err
@@ -51,6 +53,11 @@ func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 				it.Stop()
 				return err
 			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				w.m.HeartbeatsMissed.Inc()
+				w.log.Info("pull request lost (no heartbeat); pulling again", "after", 2*w.cfg.PullHeartbeat)
+				continue
+			}
 			w.log.Debug("pull", "error", err)
 			continue
 		}
@@ -64,9 +71,6 @@ func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 		})
 	}
 }
-
-// pullExpiry bounds how long a lost pull request stalls the consumer.
-const pullExpiry = 5 * time.Second
 
 // acquire takes a handler slot, unless shutdown began first.
 func acquire(ctx context.Context, slots chan struct{}) bool {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	"github.com/ticketsys/ticketsys/pkg/tracing"
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
@@ -101,6 +103,18 @@ func (w *Worker) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgM
 	ev *eventsv1.TicketChanged, change string, start time.Time, err error,
 ) {
 	if md.NumDelivered >= uint64(w.cfg.MaxDeliver) {
+		if errors.Is(err, ticketcache.ErrNotReplicated) {
+			// The primary has every write; only a replica did not confirm
+			// it (one down or being replaced). Dead-lettering would delete
+			// keys that are right: keep them, and the event acknowledged.
+			w.log.Warn("applied without a replica's acknowledgement", "ticket_id", ev.GetTicketId(),
+				"version", ev.GetVersion(), "delivery", md.NumDelivered, "error", err)
+			if aerr := msg.Ack(); aerr != nil {
+				w.log.Warn("ack", "seq", md.Sequence.Stream, "error", aerr)
+			}
+			w.m.observe(change, outcomeApplied, start)
+			return
+		}
 		w.m.observe(change, w.deadLetter(ctx, msg, md, ev, ticketevent.DLQReasonExhausted, err), start)
 		return
 	}

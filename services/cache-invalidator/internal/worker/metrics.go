@@ -17,6 +17,11 @@ type Metrics struct {
 	PurgesPending prometheus.Gauge
 	PurgesDropped prometheus.Counter
 	Panics        prometheus.Counter
+	// HeartbeatsMissed counts pull requests found lost; RedisLosses the
+	// times Redis lost data; Replayed the events applied again after.
+	HeartbeatsMissed prometheus.Counter
+	RedisLosses      prometheus.Counter
+	Replayed         prometheus.Counter
 }
 
 // NewMetrics registers the worker's metrics on reg.
@@ -59,8 +64,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cache_event_panics_total",
 			Help: "Panics recovered while handling a delivery or purging keys; the delivery is retried like a failure.",
 		}),
+		HeartbeatsMissed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_consumer_heartbeats_missed_total",
+			Help: "Pull requests given up for lost after two missed heartbeats (a consumer leader change); each is pulled again at once.",
+		}),
+		RedisLosses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_redis_data_losses_total",
+			Help: "Times Redis was found to have lost data (canary gone, restart, failover); each starts a replay.",
+		}),
+		Replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_events_replayed_total",
+			Help: "Events applied again after a Redis data loss.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.Processed, m.Duration, m.Fresh, m.Redeliveries, m.DeadLettered, m.PurgesPending, m.PurgesDropped, m.Panics} {
+	for _, c := range []prometheus.Collector{m.Processed, m.Duration, m.Fresh, m.Redeliveries, m.DeadLettered, m.PurgesPending,
+		m.PurgesDropped, m.Panics, m.HeartbeatsMissed, m.RedisLosses, m.Replayed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register worker metrics: %w", err)
 		}

@@ -32,6 +32,19 @@ type Config struct {
 	OpTimeout     time.Duration // bound on one message's Redis work
 	PurgeGrace    time.Duration // how long Run waits for pending purges on shutdown
 	PurgeQueue    int           // dead-lettered events whose keys can wait for Redis at once
+	PullExpiry    time.Duration // a pull request's life; 5s if 0
+	PullHeartbeat time.Duration // the server's heartbeat on an idle pull; 1s if 0
+	// Loss, when set, is asked every LossInterval whether Redis lost data;
+	// on a loss the events of the last ReplayWindow are applied again.
+	Loss         LossChecker
+	LossInterval time.Duration
+	ReplayWindow time.Duration
+}
+
+// LossChecker tells whether Redis lost data since it was last asked;
+// ticketcache.LossDetector is one.
+type LossChecker interface {
+	Check(ctx context.Context) (lost bool, err error)
 }
 
 func (c *Config) defaults() {
@@ -49,6 +62,18 @@ func (c *Config) defaults() {
 	}
 	if c.PurgeQueue <= 0 {
 		c.PurgeQueue = 10000
+	}
+	if c.PullExpiry <= 0 {
+		c.PullExpiry = 5 * time.Second
+	}
+	if c.PullHeartbeat <= 0 {
+		c.PullHeartbeat = time.Second
+	}
+	if c.LossInterval <= 0 {
+		c.LossInterval = time.Second
+	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = 30 * time.Second
 	}
 }
 
@@ -93,7 +118,17 @@ func (w *Worker) Ready(context.Context) error {
 func (w *Worker) Run(ctx context.Context) error {
 	purgeCtx, cancelPurges := context.WithCancel(context.WithoutCancel(ctx))
 	go w.purger.run(purgeCtx)
+	watched := make(chan struct{})
+	if w.cfg.Loss != nil {
+		go func() {
+			defer close(watched)
+			w.watchLoss(ctx)
+		}()
+	} else {
+		close(watched)
+	}
 	defer func() {
+		<-watched
 		w.stopPurger(cancelPurges)
 		w.rule.Close()
 	}()

@@ -137,11 +137,19 @@ func (r *Relay) heads(ctx context.Context, conn *pgx.Conn) ([]int64, error) {
 }
 
 // publish sends the batch asynchronously and marks what was acknowledged.
+// A publish while NATS is disconnected fails at once (the connection has no
+// reconnect buffer: natsconn.NoLateWrites), so its rows stay unsent.
 func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, batch []row) error {
 	start := time.Now()
 	futures := make([]jetstream.PubAckFuture, len(batch))
 	var firstErr error
 	for i, x := range batch {
+		if conn.IsClosed() {
+			// The session, and the lock with it, is gone: another relay
+			// may be publishing these rows already.
+			firstErr = errors.New("relay session lost")
+			break
+		}
 		msg := &nats.Msg{
 			Subject: r.cfg.Stream.Subject(x.ticketID),
 			Header:  ticketevent.NATSHeader(x.headers),
@@ -156,33 +164,35 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, batch []row) error 
 	}
 
 	var acked, failed []int64
-	deadline := time.NewTimer(r.cfg.PublishTimeout + time.Second)
-	defer deadline.Stop()
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout+time.Second)
+	defer cancel()
 	for i, f := range futures {
 		if f == nil {
 			failed = append(failed, batch[i].id)
 			continue
 		}
-		select {
-		case ack := <-f.Ok():
+		ack, err := awaitAck(wctx, f)
+		switch {
+		case err == nil:
 			acked = append(acked, batch[i].id)
 			if ack.Duplicate {
 				r.metrics.Published.WithLabelValues("duplicate").Inc()
 			} else {
 				r.metrics.Published.WithLabelValues("ok").Inc()
 			}
-		case err := <-f.Err():
-			failed = append(failed, batch[i].id)
-			if firstErr == nil {
-				firstErr = err
-			}
-		case <-deadline.C:
-			failed = append(failed, batch[i].id)
-			if firstErr == nil {
-				firstErr = errors.New("publish acknowledgement timed out")
-			}
-		case <-ctx.Done():
+			continue
+		case ctx.Err() != nil:
+			r.unacked.Store(true)
 			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			r.unacked.Store(true)
+			err = errors.New("publish acknowledgement timed out")
+		case errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+			r.unacked.Store(true)
+		}
+		failed = append(failed, batch[i].id)
+		if firstErr == nil {
+			firstErr = err
 		}
 	}
 	r.metrics.PublishSeconds.Observe(time.Since(start).Seconds())
@@ -201,4 +211,24 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, batch []row) error 
 		return publishError{firstErr}
 	}
 	return nil
+}
+
+// awaitAck waits for f's outcome until ctx ends; an outcome already there
+// wins over an ended ctx.
+func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	select {
+	case ack := <-f.Ok():
+		return ack, nil
+	case err := <-f.Err():
+		return nil, err
+	default:
+	}
+	select {
+	case ack := <-f.Ok():
+		return ack, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,9 @@ type Relay struct {
 	js      jetstream.JetStream
 	log     *slog.Logger
 	metrics *Metrics
+	// unacked is set when a publish ended without its acknowledgement
+	// (timed out, or abandoned): its bytes may still be on their way.
+	unacked atomic.Bool
 }
 
 // New makes a relay; js must have been made with a publish-async timeout.
@@ -55,6 +59,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	for {
 		err := r.lead(ctx)
 		r.metrics.Leader.Set(0)
+		r.release()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -102,10 +107,11 @@ func (r *Relay) lead(ctx context.Context) error {
 	streamReady := false
 	var lastPrune, lastObserve time.Time
 	for {
-		if !streamReady {
+		connected := r.nc.IsConnected()
+		if !streamReady && connected {
 			streamReady = r.ensureStream(ctx)
 		}
-		if streamReady && r.nc.IsConnected() {
+		if streamReady && connected {
 			if err := r.drain(ctx, conn); err != nil {
 				if isPublishErr(err) {
 					r.log.Warn("outbox publish failed; rows wait", "error", err)
@@ -132,6 +138,35 @@ func (r *Relay) lead(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// release ends a leadership (the session, and the lock with it, is gone or
+// going) so that nothing this relay published can reach the stream after
+// another relay took over: a copy of v5 stored after the new leader's v6,
+// once the 2-minute duplicate window is past, would be stored as new, out
+// of order. Publishes still waiting for their acknowledgement get
+// PublishTimeout to end; if some have not, or an acknowledgement timed
+// out, their bytes may sit in a half-open connection, so the connection is
+// dropped (natsconn.NoLateWrites: unsent bytes discarded, no reconnect
+// buffer) and the futures with it.
+func (r *Relay) release() {
+	if r.js.PublishAsyncPending() > 0 {
+		t := time.NewTimer(r.cfg.PublishTimeout)
+		select {
+		case <-r.js.PublishAsyncComplete():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	unacked := r.unacked.Swap(false)
+	if r.js.PublishAsyncPending() == 0 && !unacked {
+		return
+	}
+	r.log.Warn("outbox relay dropping its NATS connection: publishes of its leadership were never acknowledged")
+	if err := r.nc.ForceReconnect(); err != nil {
+		r.log.Warn("outbox relay: reconnecting NATS", "error", err)
+	}
+	r.js.CleanupPublisher()
 }
 
 // wait returns on a notification or after the poll interval.

@@ -2,9 +2,11 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
@@ -167,5 +170,183 @@ func TestHotTicketDoesNotStarveOthers(t *testing.T) {
 			t.Fatalf("publish %d is %q, want %s v%d", i, e, hot, next)
 		}
 		next++
+	}
+}
+
+// relayOn is a relay on a NATS server of the test's own, connected as the
+// command service connects it (no reconnect buffer, quick pings), with its
+// stream created.
+func relayOn(t *testing.T, dbURL string, srv *testinfra.NATSServer, publishTimeout time.Duration) (*Relay, ticketevent.StreamOptions, *nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	opts := append(natsconn.NoLateWrites(), natsconn.Liveness(100*time.Millisecond, 2)...)
+	nc, err := natsconn.Connect(srv.URL(), "", "relay-test", slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout),
+		jetstream.WithPublishAsyncMaxPending(2*batchSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := testinfra.UniqueName(t, "R")
+	stream := ticketevent.StreamOptions{Name: name, SubjectPrefix: "test." + name + ".changed", Replicas: 1, MaxAge: time.Hour}
+	if _, err := js.CreateOrUpdateStream(t.Context(), stream.Config()); err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{
+		Stream: stream, PollInterval: 100 * time.Millisecond, BatchSize: batchSize,
+		PublishTimeout: publishTimeout, Retention: time.Hour, PruneInterval: time.Minute,
+		RetryInterval: 100 * time.Millisecond,
+	}, dbURL, nc, js, slog.New(slog.DiscardHandler), NewMetrics(prometheus.NewRegistry()))
+	return r, stream, nc, js
+}
+
+// A publish while NATS is down fails at once and leaves its rows unsent:
+// nothing waits in a reconnect buffer to reach the stream later, when
+// another relay may have published newer versions meanwhile. After the
+// reconnect the relay publishes every row once, each ticket in version
+// order.
+func TestPublishWhileDisconnectedIsNotBuffered(t *testing.T) {
+	t.Parallel()
+	dbURL := ticketsdb.New(t)
+	hot, other := hotBacklog(t, dbURL, 3)
+	srv := testinfra.StartNATSServer(t)
+	r, stream, nc, js := relayOn(t, dbURL, srv, 5*time.Second)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	unsent := func() (n int) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	srv.Stop()
+	testinfra.Eventually(t, 5*time.Second, func() bool { return !nc.IsConnected() }, "the outage went unnoticed")
+	batch, _, err := r.next(ctx, conn)
+	if err != nil || len(batch) != 2 {
+		t.Fatalf("batch of %d, %v", len(batch), err)
+	}
+	start := time.Now()
+	err = r.publish(ctx, conn, batch)
+	if !isPublishErr(err) || !errors.Is(err, nats.ErrReconnectBufExceeded) {
+		t.Fatalf("publish while disconnected: %v, want a publish error of nats.ErrReconnectBufExceeded", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the failed publish took %v: it waited", d)
+	}
+	if n := unsent(); n != 4 {
+		t.Fatalf("%d rows unsent, want all 4", n)
+	}
+
+	srv.Start(t)
+	testinfra.Eventually(t, 10*time.Second, nc.IsConnected, "never reconnected")
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.Stream(ctx, stream.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.CachedInfo().State.Msgs; n != 0 {
+		t.Fatalf("%d messages reached the stream from before the reconnect", n)
+	}
+
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	testinfra.Eventually(t, 30*time.Second, func() bool { return unsent() == 0 }, "rows left unsent after the reconnect")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := js.Stream(ctx, stream.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.CachedInfo().State.Msgs; n != 4 {
+		t.Fatalf("%d messages in the stream, want 4, each once", n)
+	}
+	var hotVersions []string
+	for seq := uint64(1); seq <= 4; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m.Subject {
+		case stream.Subject(hot):
+			hotVersions = append(hotVersions, m.Header.Get("version"))
+		case stream.Subject(other):
+		default:
+			t.Fatalf("message %d on %s", seq, m.Subject)
+		}
+	}
+	if strings.Join(hotVersions, ",") != "1,2,3" {
+		t.Fatalf("the busy ticket's versions in the stream: %v, want 1,2,3", hotVersions)
+	}
+}
+
+// When a leadership ends with publishes still unacknowledged, the relay
+// drops its connection, and those publishes with it, rather than let them
+// reach the stream whenever the connection delivers them.
+func TestReleaseDropsUnacknowledgedPublishes(t *testing.T) {
+	t.Parallel()
+	srv := testinfra.StartNATSServer(t)
+	r, _, nc, _ := relayOn(t, ticketsdb.New(t), srv, 200*time.Millisecond)
+	// A subscriber that never answers holds the publish unacknowledged.
+	holder, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.SubscribeSync("held.>"); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	long, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.js = long
+	f, err := long.PublishMsgAsync(&nats.Msg{Subject: "held.x", Data: []byte("v5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := nc.Stats().Reconnects
+	start := time.Now()
+	r.release()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("release took %v", d)
+	}
+	if n := long.PublishAsyncPending(); n != 0 {
+		t.Fatalf("%d publishes still pending after release", n)
+	}
+	select {
+	case err := <-f.Err():
+		if err == nil {
+			t.Fatal("the held publish ended without an error")
+		}
+	case <-f.Ok():
+		t.Fatal("the held publish was acknowledged")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held publish never ended")
+	}
+	testinfra.Eventually(t, 10*time.Second, func() bool { return nc.IsConnected() && nc.Stats().Reconnects > before },
+		"the connection was not replaced")
+
+	// Nothing pending, nothing unacknowledged: the connection is kept.
+	before = nc.Stats().Reconnects
+	r.release()
+	if err := nc.Flush(); err != nil || nc.Stats().Reconnects != before {
+		t.Fatalf("an idle release reconnected (%v)", err)
 	}
 }

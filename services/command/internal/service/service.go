@@ -13,6 +13,7 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/natsconn"
 	"github.com/ticketsys/ticketsys/pkg/pgpool"
 	"github.com/ticketsys/ticketsys/pkg/poolmetrics"
 	"github.com/ticketsys/ticketsys/pkg/svcmain"
@@ -41,6 +42,13 @@ var App = svcmain.App{
 const (
 	pruneKeysEvery = time.Minute
 	publishTimeout = 5 * time.Second // well inside the stream's duplicate window
+)
+
+// The relay's NATS pings: a server that stops answering is dropped after
+// about 6 s (nats.go's default: 2 minutes times 3, past the duplicate window).
+const (
+	natsPingInterval = 2 * time.Second
+	natsMaxPingsOut  = 2
 )
 
 func migrate(ctx context.Context, p *svcmain.Process, cfg config.Migrate) error {
@@ -73,7 +81,13 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
 		return err
 	}
 	closers = append(closers, pool.Close)
-	nc, err := cfg.NATS.Connect("ticketsys-command", p.Log)
+	// The relay's connection only: a publish must reach JetStream soon or
+	// never (see relay.Relay.release), so no reconnect buffer, unsent bytes
+	// dropped with a closed connection, and a dead server noticed within
+	// natsPingInterval*(natsMaxPingsOut+1), far inside the stream's 2-minute
+	// duplicate window.
+	natsOpts := append(natsconn.NoLateWrites(), natsconn.Liveness(natsPingInterval, natsMaxPingsOut)...)
+	nc, err := cfg.NATS.Connect("ticketsys-command", p.Log, natsOpts...)
 	if err != nil {
 		closeAll()
 		return err

@@ -2,12 +2,14 @@ package service_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
+	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 )
 
 // The key names an operator reads with redis-cli, checked in Redis itself.
@@ -21,7 +23,7 @@ func TestCacheKeysAndTTLInRedis(t *testing.T) {
 
 	r := h.get("/tickets")
 	mustCache(t, r, "MISS")
-	key := prefix + "tickets:all:None:created_at:None:desc:50:first:g0"
+	key := prefix + "tickets:all:None:created_at:None:desc:50:first:g" + genOf(t, h, "", "")
 	if got := h.rdb.Get(ctx, key).Val(); got != string(r.body) {
 		t.Fatalf("GET %s = %q, want the response %s", key, got, r.body)
 	}
@@ -30,7 +32,7 @@ func TestCacheKeysAndTTLInRedis(t *testing.T) {
 
 	r = h.get("/tickets?status=open&assignee=alice&sort_by=priority&order=asc&limit=10")
 	mustCache(t, r, "MISS")
-	key = prefix + "tickets:all:open:priority:alice:asc:10:first:g0"
+	key = prefix + "tickets:all:open:priority:alice:asc:10:first:g" + genOf(t, h, "open", "alice")
 	if got := h.rdb.Get(ctx, key).Val(); got != string(r.body) {
 		t.Fatalf("GET %s = %q", key, got)
 	}
@@ -63,7 +65,18 @@ func TestCacheTTLFromConfig(t *testing.T) {
 	mustCache(t, h.get("/tickets/"+tk.ID), "MISS")
 	mustCache(t, h.get("/tickets"), "MISS")
 	assertTTL(t, h, h.keys.Ticket(tk.ID), 42*time.Second)
-	assertTTL(t, h, h.keys.ListPrefix()+"None:created_at:None:desc:50:first:g0", 42*time.Second)
+	assertTTL(t, h, h.keys.ListPrefix()+"None:created_at:None:desc:50:first:g"+genOf(t, h, "", ""), 42*time.Second)
+}
+
+// genOf is the current generation of the lists with these filters: the
+// first read sets it from Redis's clock.
+func genOf(t *testing.T, h *harness, status, assignee string) string {
+	t.Helper()
+	g, err := h.cache.Generation(t.Context(), ticketcache.ListQuery{Status: status, Assignee: assignee})
+	if err != nil || g == 0 {
+		t.Fatalf("generation of (%q, %q): %d %v", status, assignee, g, err)
+	}
+	return strconv.FormatInt(g, 10)
 }
 
 func assertTTL(t *testing.T, h *harness, key string, want time.Duration) {
@@ -97,8 +110,8 @@ func TestListGenerationInvalidation(t *testing.T) {
 	}
 	mustCache(t, h.get("/tickets"), "HIT")
 	mustCache(t, h.get("/tickets?assignee=bob"), "HIT")
-	if n := h.rdb.Exists(t.Context(), h.keys.ListPrefix()+"None:created_at:None:desc:50:first:g1").Val(); n != 1 {
-		t.Fatal("page of generation 1 not cached")
+	if n := h.rdb.Exists(t.Context(), h.keys.ListPrefix()+"None:created_at:None:desc:50:first:g"+genOf(t, h, "", "")).Val(); n != 1 {
+		t.Fatal("page of the new generation not cached")
 	}
 }
 

@@ -142,9 +142,21 @@ func TestNoStaleSetForList(t *testing.T) {
 		t.Fatalf("first read %s (hook ran: %v)", ids(got.Items), hookRan)
 	}
 	// The stale page was written, under a generation nobody reads any more.
-	oldKey := h.keys.List(ticketcache.ListQuery{SortBy: "created_at", Order: "desc", Limit: 50}, 0)
-	if n := h.rdb.Exists(t.Context(), oldKey).Val(); n != 1 {
-		t.Fatal("the stale page was not written at all: the test proves nothing")
+	q := ticketcache.ListQuery{SortBy: "created_at", Order: "desc", Limit: 50}
+	current, err := h.cache.Generation(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []string
+	iter := h.rdb.Scan(t.Context(), 0, h.keys.ListPrefix()+"*", 100).Iterator()
+	for iter.Next(t.Context()) {
+		pages = append(pages, iter.Val())
+	}
+	if len(pages) != 1 {
+		t.Fatalf("pages %v: the stale page was not written at all, and the test proves nothing", pages)
+	}
+	if _, gen, ok := h.keys.ParseList(pages[0]); !ok || gen >= current {
+		t.Fatalf("the stale page %s is not under a generation before the current g%d", pages[0], current)
 	}
 	r = h.get("/tickets")
 	mustCache(t, r, "MISS")
