@@ -163,7 +163,9 @@ func (h *harness) publish(ev *eventsv1.TicketChanged) {
 	msg.Header[jetstream.MsgIDHeader] = []string{ev.GetEventId() + "#" + strconv.Itoa(h.seq)}
 	msg.Data = body
 	// As the relay publishes: the expectation travels in the stored headers.
-	if _, err := h.js.PublishMsg(context.Background(), msg, jetstream.WithExpectStream(h.stream.Name)); err != nil {
+	// Retried: a stream just created on a cluster may not answer at once.
+	if _, err := h.js.PublishMsg(context.Background(), msg, jetstream.WithExpectStream(h.stream.Name),
+		jetstream.WithRetryAttempts(20), jetstream.WithRetryWait(100*time.Millisecond)); err != nil {
 		h.t.Fatalf("publish: %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
 
 // After Redis lost data, the version fence of a ticket is gone with its
@@ -85,9 +87,13 @@ func (w *Worker) watchLoss(ctx context.Context) {
 // all stored already, so a silence means the consumer is stuck.
 const replayIdle = 5 * time.Second
 
-// replay applies every event stored since from, up to the stream's last
-// message when it starts, in stream order, with an ordered consumer of its
-// own (it never touches the durable one). It returns how many it applied.
+// replay applies, for every ticket with an event stored since from (up to
+// the stream's last message when it starts), the newest of its events,
+// read with an ordered consumer of its own (it never touches the durable
+// one). Only the newest: applying them all in stream order would take the
+// cache back to each ticket's oldest version in the window and forward
+// again, serving those old versions meanwhile (make chaos saw reads of v1
+// for seconds after a FLUSHALL). It returns how many it applied.
 func (w *Worker) replay(ctx context.Context, from time.Time) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 	st, err := w.js.Stream(sctx, w.cfg.Stream.Name)
@@ -112,33 +118,40 @@ func (w *Worker) replay(ctx context.Context, from time.Time) (int, error) {
 		return 0, fmt.Errorf("ordered consumer: %w", err)
 	}
 	defer it.Stop()
-	n := 0
-	for {
+	newest := map[string]*eventsv1.TicketChanged{}
+	read := 0
+	for done := false; !done; {
 		msg, err := it.Next(jetstream.NextMaxWait(replayIdle))
 		if err != nil {
 			if ctx.Err() != nil {
-				return n, ctx.Err()
+				return 0, ctx.Err()
 			}
-			return n, fmt.Errorf("after %d events: %w", n, err)
+			return 0, fmt.Errorf("after %d events: %w", read, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return n, err
+			return 0, err
 		}
+		read++
 		// An event that does not decode went to the DLQ when it was first
 		// delivered; the replay skips it.
 		if ev, err := decode(msg); err == nil {
-			opCtx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
-			_, err = w.rule.Reapply(opCtx, ev)
-			cancel()
-			if err != nil {
-				return n, fmt.Errorf("apply %s v%d: %w", ev.GetTicketId(), ev.GetVersion(), err)
+			if cur, ok := newest[ev.GetTicketId()]; !ok || ev.GetVersion() > cur.GetVersion() {
+				newest[ev.GetTicketId()] = ev
 			}
-			n++
-			w.m.Replayed.Inc()
 		}
-		if md.Sequence.Stream >= state.LastSeq || md.NumPending == 0 {
-			return n, nil
-		}
+		done = md.Sequence.Stream >= state.LastSeq || md.NumPending == 0
 	}
+	n := 0
+	for _, ev := range newest {
+		opCtx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		_, err := w.rule.Reapply(opCtx, ev)
+		cancel()
+		if err != nil {
+			return n, fmt.Errorf("apply %s v%d: %w", ev.GetTicketId(), ev.GetVersion(), err)
+		}
+		n++
+		w.m.Replayed.Inc()
+	}
+	return n, nil
 }
