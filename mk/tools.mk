@@ -28,7 +28,7 @@ BREAKING_BRANCH ?= main
 # few: make lint MODULES=$PWD/pkg
 MODULES ?= $(shell $(GO) -C $(TOOLS_ROOT) list -m -f '{{.Dir}}')
 
-.PHONY: tools proto proto-lint proto-breaking lint vuln
+.PHONY: tools proto proto-lint proto-breaking lint vuln openapi-lint
 
 tools: $(BUF) $(GOLANGCI_LINT) $(PROTOC_GEN_GO) ## build the pinned buf, golangci-lint and protoc-gen-go into .cache/bin
 
@@ -93,9 +93,30 @@ vuln: $(GOVULNCHECK) $(VULN_DB)/index/db.json ## govulncheck of every module aga
 		(cd "$$m" && $(GOVULNCHECK) -db file://$(VULN_DB) ./...) || status=1; \
 	done; exit $$status
 
+# The services' OpenAPI descriptions (api/openapi/*.yaml) are linted by
+# @redocly/cli, pinned to an exact version in tools/npm/package.json and
+# package-lock.json, the way the Go tools are pinned in tools/go.mod: npm ci
+# installs it into tools/npm/node_modules (gitignored) on first use and again
+# when the lock file changes (the stamp), without running any package's
+# install scripts. It needs node and npm (Node.js 20.19+ or 22.12+).
+# redocly.yaml there extends recommended-strict, so a warning fails too;
+# .redocly.lint-ignore.yaml beside it lists the accepted ones with reasons.
+NPM ?= npm
+NPM_DIR := $(TOOLS_ROOT)/tools/npm
+REDOCLY := $(NPM_DIR)/node_modules/.bin/redocly
+NPM_STAMP := $(NPM_DIR)/node_modules/.installed
+
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	$(NPM) ci --prefix $(NPM_DIR) --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+openapi-lint: $(NPM_STAMP) ## redocly lint of the services' OpenAPI descriptions (api/openapi)
+	cd $(TOOLS_ROOT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(REDOCLY) lint --config api/openapi/redocly.yaml api/openapi/command.yaml api/openapi/query.yaml
+
 # golangci-lint v2 works on one module at a time; run it in each module of the
 # workspace, report every failing module, then fail.
-lint: $(GOLANGCI_LINT) proto-lint vuln ## golangci-lint, buf lint, govulncheck, deploy-validate and modules-check
+lint: $(GOLANGCI_LINT) proto-lint vuln openapi-lint ## golangci-lint, buf lint, govulncheck, redocly lint, deploy-validate and modules-check
 	@status=0; for m in $(MODULES); do \
 		echo "golangci-lint run ./... in $$m"; \
 		(cd "$$m" && $(GOLANGCI_LINT) run --config $(TOOLS_ROOT)/.golangci.yml ./...) || status=1; \

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
@@ -91,6 +92,7 @@ func TestRunServesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	described := openapitest.Query(t).Recorder(t)
 	for _, want := range []string{"MISS", "HIT"} {
 		req, _ := http.NewRequest(http.MethodGet, base+"/tickets", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -100,6 +102,7 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
+		described.Record(req, res.StatusCode, res.Header, body)
 		if res.StatusCode != http.StatusOK || res.Header.Get("X-Cache") != want {
 			t.Fatalf("GET /tickets: %d %s %s, want X-Cache %s", res.StatusCode, res.Header.Get("X-Cache"), body, want)
 		}

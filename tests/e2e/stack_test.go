@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
 	"github.com/ticketsys/ticketsys/pkg/auth/authtest"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
@@ -37,6 +38,9 @@ type stack struct {
 	token            string
 	keys             authtest.Keys
 	client           *http.Client
+	// described validates the responses of the command and query services
+	// against their OpenAPI descriptions (see checkDescribed).
+	described map[*process]*openapitest.Recorder
 }
 
 func newStack(t testing.TB) *stack {
@@ -97,6 +101,10 @@ func newStackOpts(t testing.TB, o stackOptions) *stack {
 		// The query service fails fast on a slow Redis (100ms) and opens its
 		// breaker; on a loaded test machine that would turn reads into BYPASS.
 		"REDIS_TIMEOUT": "1s",
+		// No read replica here, so nothing for the second list bump to
+		// retire; it would only make a HIT the guide's flow expects a MISS
+		// when a step takes longer than the delay (the worker tests cover it).
+		"LIST_REBUMP_DELAY": "0s",
 	}
 	if o.defaultNames {
 		for _, k := range []string{"STREAM_NAME", "STREAM_SUBJECT_PREFIX", "CONSUMER_NAME", "DLQ_STREAM_NAME", "DLQ_SUBJECT_PREFIX"} {
@@ -140,6 +148,7 @@ func newStackOpts(t testing.TB, o stackOptions) *stack {
 	for _, p := range []*process{s.command, s.query, s.invalidator} {
 		p.waitReady(t)
 	}
+	s.recordDescribed()
 	return s
 }
 
@@ -192,6 +201,10 @@ func (s *stack) do(base, method, path, body string) (response, error) {
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	if err == nil {
+		// Every answer must match the service's OpenAPI description.
+		s.checkDescribed(s.processAt(base), req, res.StatusCode, res.Header, b)
+	}
 	return response{status: res.StatusCode, header: res.Header, body: b}, err
 }
 

@@ -861,8 +861,10 @@ var oddMethods = []string{
 
 // routes maps each service's paths to the methods that have a handler.
 var stormRoutes = map[string]map[string][]string{
-	"command":           {"/tickets": {"POST"}, "/tickets/{id}": {"PUT", "PATCH", "DELETE"}, "/healthz": {"GET"}, "/readyz": {"GET"}, "/metrics": {"GET"}},
-	"query":             {"/tickets": {"GET", "HEAD"}, "/tickets/{id}": {"GET", "HEAD"}, "/healthz": {"GET"}, "/readyz": {"GET"}, "/metrics": {"GET"}, "/redis-health": {"GET"}},
+	"command": {"/tickets": {"POST"}, "/tickets/{id}": {"PUT", "PATCH", "DELETE"}, "/healthz": {"GET"}, "/readyz": {"GET"},
+		"/metrics": {"GET"}, "/openapi.yaml": {"GET"}},
+	"query": {"/tickets": {"GET", "HEAD"}, "/tickets/{id}": {"GET", "HEAD"}, "/healthz": {"GET"}, "/readyz": {"GET"},
+		"/metrics": {"GET"}, "/redis-health": {"GET"}, "/openapi.yaml": {"GET"}},
 	"cache-invalidator": {"/healthz": {"GET"}, "/readyz": {"GET"}, "/metrics": {"GET"}},
 }
 

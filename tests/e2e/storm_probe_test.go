@@ -118,7 +118,7 @@ var (
 	metricMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
 		"DELETE": true, "OPTIONS": true, "OTHER": true}
 	metricRoutes = map[string]bool{"/tickets": true, "/tickets/:id": true, "/healthz": true, "/readyz": true,
-		"/metrics": true, "/redis-health": true, "unmatched": true}
+		"/metrics": true, "/redis-health": true, "/openapi.yaml": true, "unmatched": true}
 	metricStatus = regexp.MustCompile(`^[1-5][0-9][0-9]$`)
 )
 

@@ -212,6 +212,9 @@ func (st *storm) do(p *process, method, path, body string, h http.Header) (respo
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	if err == nil {
+		st.s.checkDescribed(p, req, res.StatusCode, res.Header, b)
+	}
 	return response{status: res.StatusCode, header: res.Header, body: b}, err
 }
 
@@ -372,6 +375,7 @@ func (st *storm) check(req *stormReq, res stormResult) []string {
 			want = wants[i]
 		}
 		out = append(out, st.checkAnswer(req, a, want)...)
+		out = append(out, checkStormAnswer(st.t, req, i, a)...)
 	}
 	return out
 }
@@ -1019,6 +1023,7 @@ func TestAuthMatrix(t *testing.T) {
 			}
 			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
+			s.checkDescribed(target.p, req, res.StatusCode, res.Header, b)
 			if res.StatusCode != want {
 				t.Errorf("%s, %s: status %d, want %d; %s", target.svc, c.Name, res.StatusCode, want, b)
 				continue

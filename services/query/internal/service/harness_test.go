@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/problem"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
@@ -110,9 +112,11 @@ func (h *harness) start(opts []service.Option, overrides ...string) *httptest.Se
 		h.t.Fatal(err)
 	}
 	srv := httptest.NewServer(svc.Handler)
+	servers.Store(srv, openapitest.Query(h.t).Recorder(h.t))
 	h.t.Cleanup(func() {
 		srv.Close()
 		svc.Close()
+		servers.Delete(srv)
 	})
 	h.svc, h.srv = svc, srv
 	return srv
@@ -166,7 +170,14 @@ func send(t testing.TB, srv *httptest.Server, method, path string, headers ...st
 	return r
 }
 
+// servers maps each running service to the recorder of its test's
+// responses, which validates them against the query service's OpenAPI
+// description (api/openapi/query.yaml) when the test ends: a mismatch fails
+// the test.
+var servers sync.Map // *httptest.Server → *openapitest.Recorder
+
 // trySend is send for goroutines other than the test's: it returns the error.
+// Every response is recorded for validation against the description.
 func trySend(srv *httptest.Server, method, path, tok string, headers ...string) (resp, error) {
 	req, err := http.NewRequest(method, srv.URL+path, nil)
 	if err != nil {
@@ -188,6 +199,9 @@ func trySend(srv *httptest.Server, method, path, tok string, headers ...string) 
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		return resp{}, err
+	}
+	if rec, ok := servers.Load(srv); ok {
+		rec.(*openapitest.Recorder).Record(req, res.StatusCode, res.Header, b)
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}, nil
 }

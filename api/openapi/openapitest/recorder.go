@@ -1,0 +1,98 @@
+package openapitest
+
+import (
+	"crypto/sha256"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// Recorder collects the responses a test gets and validates them when the
+// test ends, each distinct response once. Validating takes milliseconds
+// (kin-openapi compiles every JSON Schema it applies, per call), which
+// inside a request loop would slow the test down and shift the timing it
+// tests; recorded, a response costs a hash, and a loop of identical
+// answers is validated once. Record may be called from any goroutine.
+type Recorder struct {
+	v       *Validator
+	t       testing.TB
+	mu      sync.Mutex
+	seen    map[[sha256.Size]byte]bool
+	pending []recorded
+}
+
+type recorded struct {
+	method, target string
+	status         int
+	header         http.Header
+	body           []byte
+}
+
+// Recorder returns a recorder whose responses are validated at the end of
+// t (t.Cleanup); each mismatch fails t with t.Errorf.
+func (v *Validator) Recorder(t testing.TB) *Recorder {
+	r := &Recorder{v: v, t: t, seen: map[[sha256.Size]byte]bool{}}
+	t.Cleanup(r.Flush)
+	return r
+}
+
+// Record keeps a response to req for validation, unless an identical one
+// (but for X-Request-ID and Date, whose values change with every answer)
+// is kept already.
+func (r *Recorder) Record(req *http.Request, status int, header http.Header, body []byte) {
+	target := requestTarget(req)
+	key := fingerprint(req.Method, target, status, header, body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[key] {
+		return
+	}
+	r.seen[key] = true
+	r.pending = append(r.pending, recorded{method: req.Method, target: target, status: status,
+		header: header.Clone(), body: append([]byte(nil), body...)})
+}
+
+// Flush validates what was recorded since the last Flush.
+func (r *Recorder) Flush() {
+	r.mu.Lock()
+	pending := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	for _, rec := range pending {
+		if err := r.v.ValidateTarget(rec.method, rec.target, rec.status, rec.header, rec.body); err != nil {
+			r.t.Errorf("%v", err)
+		}
+	}
+}
+
+func fingerprint(method, target string, status int, header http.Header, body []byte) [sha256.Size]byte {
+	h := sha256.New()
+	write := func(s string) {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	write(method)
+	write(target)
+	write(strconv.Itoa(status))
+	names := make([]string, 0, len(header))
+	for name := range header {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		write(name)
+		if name == "X-Request-Id" || name == "Date" {
+			continue
+		}
+		for _, v := range header[name] {
+			write(v)
+		}
+	}
+	write(string(body))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
