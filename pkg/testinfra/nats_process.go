@@ -210,8 +210,7 @@ type natsNode struct {
 	conf                              string
 	out                               *SyncBuffer // every run's output, one after the other
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has exited
+	childProcess
 }
 
 // StartNATSCluster starts n nats-server processes with JetStream on, each with its own client, route
@@ -591,27 +590,6 @@ func (c *NATSCluster) leader(ci *jetstream.ClusterInfo, what string) (int, error
 		}
 	}
 	return -1, fmt.Errorf("%s: leader %q is none of this cluster's nodes", what, ci.Leader)
-}
-
-func (n *natsNode) running() bool {
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-func (n *natsNode) kill() {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Kill()
-	<-n.exited
-	n.cmd = nil
 }
 
 // freePorts returns n distinct ports that were free on 127.0.0.1 a moment ago. They are found by

@@ -47,8 +47,7 @@ type redisNode struct {
 	out           *SyncBuffer   // what redis-server prints before its log file is open
 	admin         *redis.Client // for CLUSTER and INFO; it reconnects across restarts
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has exited
+	childProcess
 }
 
 // StartRedisCluster starts masters × (1 + replicasPerMaster) redis-server processes with cluster mode
@@ -579,27 +578,6 @@ func (v clusterView) slotMap() string {
 }
 
 func (n *redisNode) addr() string { return "127.0.0.1:" + strconv.Itoa(n.port) }
-
-func (n *redisNode) running() bool {
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-func (n *redisNode) kill() {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Kill()
-	<-n.exited
-	n.cmd = nil
-}
 
 // logTail returns the end of the node's log file and of what it printed itself.
 func (n *redisNode) logTail() string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ticketsys/ticketsys/api/openapi"
 	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
@@ -24,25 +22,13 @@ import (
 	"github.com/ticketsys/ticketsys/services/command/internal/ticketapi"
 )
 
-const secret = "openapi-test-secret-of-at-least-32-bytes"
+const secret = openapitest.Secret
 
 // newEngine wires the routes as the service does (internal/service): the
 // shared engine, the probes and metrics, then ticketapi.Routes.
 func newEngine(t *testing.T, store app.Store) *gin.Engine {
 	t.Helper()
-	v, err := auth.NewVerifier(auth.Config{JWTSecret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(v.Close)
-	log := slog.New(slog.DiscardHandler)
-	reg := prometheus.NewRegistry()
-	m, err := httpx.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := httpx.NewEngine(log, m)
-	httpx.RegisterOps(e, reg, httpx.Check{Name: "postgres", Fn: func(context.Context) error { return nil }})
+	e, v, log := openapitest.OpsEngine(t)
 	ticketapi.Routes(e, app.New(store, "/test"), v, log, httpx.Limit(8, time.Second))
 	return e
 }

@@ -2,19 +2,15 @@ package ticketapi_test
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ticketsys/ticketsys/api/openapi"
 	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
-	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/services/query/internal/cursor"
 	"github.com/ticketsys/ticketsys/services/query/internal/ticketapi"
@@ -25,19 +21,7 @@ import (
 // here reaches the queries or Redis, so there are none.
 func newEngine(t *testing.T) *gin.Engine {
 	t.Helper()
-	v, err := auth.NewVerifier(auth.Config{JWTSecret: "openapi-test-secret-of-at-least-32-bytes"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(v.Close)
-	log := slog.New(slog.DiscardHandler)
-	reg := prometheus.NewRegistry()
-	m, err := httpx.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := httpx.NewEngine(log, m)
-	httpx.RegisterOps(e, reg, httpx.Check{Name: "postgres", Fn: func(context.Context) error { return nil }})
+	e, v, log := openapitest.OpsEngine(t)
 	codec := cursor.NewCodec([]byte("openapi-test-cursor-key-of-32-bytes!"))
 	ticketapi.Routes(e, nil, codec, nil, v, log, httpx.Limit(8, time.Second))
 	return e
