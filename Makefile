@@ -46,7 +46,7 @@ CHAOS_FLAGS ?= -count=1 -v -timeout 30m
 chaos: ## faults under load on one node (Toxiproxy, own redis-server and nats-server), audited; about 10 minutes
 	cd tests/chaos && CHAOS=full $(GO) test $(CHAOS_FLAGS) -run 'TestChaos$$' .
 
-chaos-cluster: ## leader and master kills on a 3-node NATS cluster and a Redis Cluster, audited; about 3 minutes
+chaos-cluster: ## leader and master kills on a 3-node NATS cluster and a Redis Cluster, audited; about 2 minutes
 	cd tests/chaos && CHAOS=full $(GO) test $(CHAOS_FLAGS) -run 'TestChaosCluster$$' .
 
 bench: ## every hot path beside its floor, as ratios (about 10 minutes); the table also goes to bench-results.json
