@@ -139,7 +139,7 @@ func (reloadOnNetError) DialHook(next redis.DialHook) redis.DialHook { return ne
 func (h reloadOnNetError) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		h.check(ctx, err)
+		ReloadIfMoved(ctx, h.cc, err)
 		return err
 	}
 }
@@ -147,14 +147,20 @@ func (h reloadOnNetError) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 func (h reloadOnNetError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		h.check(ctx, err)
+		ReloadIfMoved(ctx, h.cc, err)
 		return err
 	}
 }
 
-func (h reloadOnNetError) check(ctx context.Context, err error) {
-	if NodeDown(err) {
-		h.cc.ReloadState(ctx)
+// ReloadIfMoved reloads a Cluster client's slot map (go-redis coalesces
+// reloads) when err says a slot's primary may have moved: its node did not
+// answer, or it answered MOVED or ASK. Commands sent to one node's own
+// client (a WAIT after the writes on its connection) bypass the client's
+// hook and call it themselves. Any other client, or error, is left alone.
+func ReloadIfMoved(ctx context.Context, rdb redis.UniversalClient, err error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if ok && (NodeDown(err) || redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK")) {
+		cc.ReloadState(ctx)
 	}
 }
 

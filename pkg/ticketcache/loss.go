@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
 // canary returns KEYS[1], first setting it to ARGV[1] if it is missing,
@@ -64,12 +66,7 @@ func (d *LossDetector) Check(ctx context.Context) (lost bool, err error) {
 	for _, key := range keys {
 		r, err := canary.Run(ctx, d.rdb, []string{key}, value).StringSlice()
 		if err != nil {
-			if cc, ok := d.rdb.(*redis.ClusterClient); ok {
-				// go-redis reloads the slot map on MOVED or every minute,
-				// not when a dead primary refuses connections: after a
-				// failover it would keep dialling that one for a minute.
-				cc.ReloadState(ctx)
-			}
+			redisconn.ReloadIfMoved(ctx, d.rdb, err)
 			return false, fmt.Errorf("canary %s: %w", key, err)
 		}
 		if len(r) != 2 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 )
 
 // op is one single-key write: a script on key, or a DEL when script is nil.
@@ -36,12 +38,9 @@ func (c *Cache) write(ctx context.Context, ops []op) ([]redis.Cmder, error) {
 		}
 		cmds, err = c.writeOnce(ctx, ops)
 	}
-	if cc, ok := c.rdb.(*redis.ClusterClient); ok && err != nil {
-		// go-redis reloads the slot map on MOVED or once a minute, not
-		// when a failed primary refuses connections: without this, writes
-		// to its slots would fail for up to a minute after a failover.
-		cc.ReloadState(ctx)
-	}
+	// With WaitReplicas the writes go to each primary's own client, which
+	// the Cluster client's reload hook (pkg/redisconn) never sees.
+	redisconn.ReloadIfMoved(ctx, c.rdb, err)
 	return cmds, err
 }
 

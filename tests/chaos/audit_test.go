@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
@@ -108,7 +109,7 @@ func (s *system) settle(timeout time.Duration) error {
 		if err != nil {
 			last = err.Error()
 		}
-		pause(ctx, 50*time.Millisecond)
+		lifecycle.Sleep(ctx, 50*time.Millisecond)
 	}
 	return fmt.Errorf("never settled within %v (last: %s)", timeout, last)
 }
@@ -192,7 +193,7 @@ func (s *system) convergence(healed time.Time, timeout time.Duration) (time.Dura
 		if err == nil {
 			last = fmt.Errorf("%d cached tickets older than Postgres", n)
 		}
-		pause(ctx, 20*time.Millisecond)
+		lifecycle.Sleep(ctx, 20*time.Millisecond)
 	}
 	return time.Since(healed), fmt.Errorf("the cache did not converge within %v: %w", timeout, last)
 }
@@ -228,7 +229,7 @@ func (s *system) audit(t testing.TB, l *load, r *report) {
 	// A killed NATS node may still be the meta leader for a few seconds.
 	events, undecodable, err := s.streamEvents(ctx)
 	for deadline := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(deadline); {
-		pause(ctx, 500*time.Millisecond)
+		lifecycle.Sleep(ctx, 500*time.Millisecond)
 		events, undecodable, err = s.streamEvents(ctx)
 	}
 	r.undecodable = undecodable

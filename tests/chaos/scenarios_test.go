@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
 )
 
 // durations are a scenario's phases: short in make test, the issue's own
@@ -101,7 +103,7 @@ func runScenario(t *testing.T, sc scenario, d durations) {
 	r := &run{t: t, s: s, l: l, d: d, ctx: ctx}
 	rep := &report{scenario: sc.name}
 
-	pause(ctx, d.before)
+	lifecycle.Sleep(ctx, d.before)
 	fault := sc.fault(r)
 	r.fault = fault
 	bound := 30 * time.Second // RETRY_BACKOFF_MAX: an event that met the fault waits at most this
@@ -115,7 +117,7 @@ func runScenario(t *testing.T, sc scenario, d durations) {
 	} else if conv > bound {
 		t.Errorf("the cache converged %v after healing; the bound is %v", conv.Round(time.Millisecond), bound)
 	}
-	pause(ctx, d.after)
+	lifecycle.Sleep(ctx, d.after)
 	cancel()
 	wg.Wait()
 
@@ -176,7 +178,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				from := time.Now()
 				cut(r.s.redisProxy)
-				pause(r.ctx, r.d.cut)
+				lifecycle.Sleep(r.ctx, r.d.cut)
 				heal(r.t, r.s.redisProxy)
 				return window{from, time.Now()}
 			},
@@ -193,7 +195,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				from := time.Now()
 				addToxic(r.t, r.s.redisProxy, `{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":200}}`)
-				pause(r.ctx, r.d.cut)
+				lifecycle.Sleep(r.ctx, r.d.cut)
 				removeToxic(r.t, r.s.redisProxy, "slow")
 				return window{from, time.Now()}
 			},
@@ -228,7 +230,7 @@ func scenarios(d durations) []scenario {
 					r.t.Fatal(err)
 				}
 				r.s.redis.Stop()
-				pause(r.ctx, time.Second)
+				lifecycle.Sleep(r.ctx, time.Second)
 				r.s.redis.Start(r.t)
 				return window{from, time.Now()}
 			},
@@ -242,7 +244,7 @@ func scenarios(d durations) []scenario {
 				from := time.Now()
 				addToxic(r.t, r.s.natsProxy, `{"name":"down","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`)
 				addToxic(r.t, r.s.natsProxy, `{"name":"up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`)
-				pause(r.ctx, r.d.cut)
+				lifecycle.Sleep(r.ctx, r.d.cut)
 				removeToxic(r.t, r.s.natsProxy, "down")
 				removeToxic(r.t, r.s.natsProxy, "up")
 				return window{from, time.Now()}
@@ -254,7 +256,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				from := time.Now()
 				r.s.nats.Kill(0)
-				pause(r.ctx, r.d.cut)
+				lifecycle.Sleep(r.ctx, r.d.cut)
 				r.s.nats.Start(r.t, 0)
 				return window{from, time.Now()}
 			},
@@ -265,7 +267,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				from := time.Now()
 				r.s.invalidator.Kill()
-				pause(r.ctx, r.d.cut/2)
+				lifecycle.Sleep(r.ctx, r.d.cut/2)
 				r.s.invalidator.Restart(r.t)
 				return window{from, time.Now()}
 			},
@@ -277,7 +279,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				from := time.Now()
 				r.s.commands[0].Kill()
-				pause(r.ctx, time.Second)
+				lifecycle.Sleep(r.ctx, time.Second)
 				r.s.commands[0].Restart(r.t)
 				return window{from, time.Now()}
 			},
@@ -294,7 +296,7 @@ func scenarios(d durations) []scenario {
 				}
 				from := time.Now()
 				r.s.commands[leader].Kill()
-				pause(r.ctx, time.Second)
+				lifecycle.Sleep(r.ctx, time.Second)
 				r.s.commands[leader].Restart(r.t)
 				return window{from, time.Now()}
 			},
@@ -336,7 +338,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				from := time.Now()
 				cut(r.s.pgProxy)
-				pause(r.ctx, r.d.pgCut)
+				lifecycle.Sleep(r.ctx, r.d.pgCut)
 				heal(r.t, r.s.pgProxy)
 				healed := time.Now()
 				// Recovery without a restart: the next write goes through.
@@ -376,7 +378,7 @@ func scenarios(d durations) []scenario {
 				r.goroutinesBefore = scrapeMust(r.t, r.s.invalidator.URL(), "go_goroutines")
 				from := time.Now()
 				cut(r.s.redisProxy)
-				pause(r.ctx, r.d.longOutage)
+				lifecycle.Sleep(r.ctx, r.d.longOutage)
 				r.goroutinesDuring = scrapeMust(r.t, r.s.invalidator.URL(), "go_goroutines")
 				heal(r.t, r.s.redisProxy)
 				return window{from, time.Now()}
