@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -68,9 +69,9 @@ func newRelay(t *testing.T, dbURL string) (*Relay, ticketevent.StreamOptions, *n
 	return r, stream, js0.Conn()
 }
 
-// A batch holds the oldest unsent row of each ticket, however many rows one
-// ticket has waiting ahead of the others.
-func TestBatchHoldsOldestRowOfEachTicket(t *testing.T) {
+// A batch holds the oldest unsent rows of each ticket, up to chainDepth of
+// one ticket, however many rows one ticket has waiting ahead of the others.
+func TestBatchHoldsOldestRowsOfEachTicket(t *testing.T) {
 	t.Parallel()
 	dbURL := ticketsdb.New(t)
 	hot, other := hotBacklog(t, dbURL, 2000)
@@ -85,15 +86,101 @@ func TestBatchHoldsOldestRowOfEachTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(batch) != 2 || batch[0].ticketID != hot || batch[0].headers["version"] != "1" || batch[1].ticketID != other {
-		got := make([]string, len(batch))
-		for i, x := range batch {
-			got[i] = x.ticketID + " v" + x.headers["version"]
-		}
-		t.Fatalf("batch %v, want %s v1 then %s v1", got, hot, other)
+	var got, want []string
+	for i := 1; i <= chainDepth; i++ {
+		want = append(want, hot+" v"+strconv.Itoa(i))
+	}
+	want = append(want, other+" v1")
+	for _, x := range batch {
+		got = append(got, x.ticketID+" v"+x.headers["version"])
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("batch %v, want %v", got, want)
 	}
 	if !more {
-		t.Fatal("more is false with 1,999 rows unsent")
+		t.Fatalf("more is false with %d rows unsent", 2000-chainDepth)
+	}
+}
+
+// A ticket whose publish fails publishes nothing after it in that batch,
+// while other tickets go on; the next batch resumes at the failed row.
+func TestFailedPublishStopsItsTicketOnly(t *testing.T) {
+	t.Parallel()
+	dbURL := ticketsdb.New(t)
+	hot, other := hotBacklog(t, dbURL, 5)
+	r, stream, nc := newRelay(t, dbURL)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateStream(t.Context(), stream.Config()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// v3 expects a stream sequence that is not the last: JetStream refuses
+	// it, and only it. v4 and v5 would be stored if they were sent.
+	fence := func(header string) {
+		t.Helper()
+		if _, err := conn.Exec(t.Context(), `UPDATE outbox SET headers = headers - 'Nats-Expected-Last-Sequence' || $2::jsonb
+			WHERE ticket_id = $1 AND version = 3`, hot, header); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fence(`{"Nats-Expected-Last-Sequence": "999"}`)
+	stored := func() []string {
+		t.Helper()
+		st, err := js.Stream(t.Context(), stream.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for seq := uint64(1); seq <= st.CachedInfo().State.LastSeq; seq++ {
+			m, err := st.GetMsg(t.Context(), seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, strings.TrimPrefix(m.Subject, stream.SubjectPrefix+".")+" v"+m.Header.Get("version"))
+		}
+		return got
+	}
+
+	batch, _, err := r.next(t.Context(), conn)
+	if err != nil || len(batch) != 6 {
+		t.Fatalf("batch of %d, %v", len(batch), err)
+	}
+	if err := r.publish(t.Context(), conn, batch); !isPublishErr(err) {
+		t.Fatalf("publish: %v, want the refused v3's publish error", err)
+	}
+	want := []string{hot + " v1", other + " v1", hot + " v2"}
+	if got := stored(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("stream holds %v, want %v", got, want)
+	}
+	var unsent []int
+	rows, err := conn.Query(t.Context(), `SELECT version FROM outbox WHERE published_at IS NULL ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unsent, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(unsent) != "[3 4 5]" {
+		t.Fatalf("unsent versions %v, want [3 4 5]", unsent)
+	}
+
+	fence(`{}`)
+	if batch, _, err = r.next(t.Context(), conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.publish(t.Context(), conn, batch); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, hot+" v3", hot+" v4", hot+" v5")
+	if got := stored(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("stream holds %v, want %v", got, want)
 	}
 }
 
@@ -230,7 +317,7 @@ func TestPublishWhileDisconnectedIsNotBuffered(t *testing.T) {
 	srv.Stop()
 	testinfra.Eventually(t, 5*time.Second, func() bool { return !nc.IsConnected() }, "the outage went unnoticed")
 	batch, _, err := r.next(ctx, conn)
-	if err != nil || len(batch) != 2 {
+	if err != nil || len(batch) != 4 {
 		t.Fatalf("batch of %d, %v", len(batch), err)
 	}
 	start := time.Now()
