@@ -39,7 +39,6 @@ func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 	stopDrain := context.AfterFunc(ctx, it.Drain)
 	defer stopDrain()
 
-	handlerCtx := context.WithoutCancel(ctx)
 	slots := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -67,7 +66,7 @@ func (w *Worker) consume(ctx context.Context, cons jetstream.Consumer) error {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			w.handle(handlerCtx, msg)
+			w.handle(ctx, msg)
 		})
 	}
 }

@@ -14,13 +14,16 @@ import (
 	eventsv1 "github.com/ticketsys/ticketsys/proto-events/gen/tickets/events/v1"
 )
 
-// Redis stopped mid-stream: deliveries fail and come back with a delay,
-// and once Redis answers every ticket reaches its last version.
-func TestRedisOutageIsRetriedNotLost(t *testing.T) {
+// Redis stopped mid-stream: the deliveries are held (kept in progress, not
+// handed back with a back-off, never dead-lettered) and applied as soon as
+// Redis answers again; every ticket reaches its last version.
+func TestRedisOutageHoldsEvents(t *testing.T) {
 	t.Parallel()
 	rs := testinfra.StartRedisServer(t)
 	h := newHarnessOn(t, testinfra.NATSURL(t), rs.URL(), true)
-	r := h.start(h.config())
+	cfg := h.config()
+	cfg.HoldProbe = 50 * time.Millisecond
+	r := h.start(cfg)
 
 	var tickets []ticket.Ticket
 	for range 5 {
@@ -38,19 +41,61 @@ func TestRedisOutageIsRetriedNotLost(t *testing.T) {
 		tickets[i] = next
 		h.publish(ev)
 	}
-	testinfra.Eventually(t, 10*time.Second, func() bool {
-		return testutil.ToFloat64(r.m.Redeliveries) >= 5
-	}, "no redeliveries while Redis was down")
-	if n := testutil.ToFloat64(r.m.Processed.WithLabelValues("updated", "retried")); n < 5 {
-		t.Fatalf("retried %v deliveries, want at least 5", n)
+	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.Held) == 5 },
+		"the outage's 5 deliveries were not all held")
+	// Held well past RetryMax and many probes: still no redelivery.
+	time.Sleep(10 * cfg.RetryMax)
+	if n := testutil.ToFloat64(r.m.Redeliveries); n != 0 {
+		t.Fatalf("%v redeliveries during the outage: deliveries were handed back", n)
 	}
 	rs.Start(t)
+	// The client that the worker shares with the test dials again within a
+	// second of failed dials (go-redis's pool).
+	testinfra.Eventually(t, 5*time.Second, func() bool { return h.rdb.Ping(context.Background()).Err() == nil },
+		"Redis does not answer after its restart")
 	for _, tk := range tickets {
 		h.waitVersion(tk.ID, 2, false)
 	}
 	h.waitDrained("cache-invalidator")
+	testinfra.Eventually(t, 5*time.Second, func() bool { return testutil.ToFloat64(r.m.Held) == 0 }, "held gauge never fell back")
+	if n := testutil.ToFloat64(r.m.Processed.WithLabelValues("updated", "applied")); n != 5 {
+		t.Fatalf("applied %v updates, want 5", n)
+	}
 	if msgs := h.dlqMessages(); len(msgs) != 0 {
-		t.Fatalf("%d events dead-lettered during a short outage", len(msgs))
+		t.Fatalf("%d events dead-lettered during an outage", len(msgs))
+	}
+}
+
+// A worker stopped while it holds deliveries for Redis returns promptly and
+// hands them back: the next worker applies them once Redis is back.
+func TestStopWhileHoldingHandsBack(t *testing.T) {
+	t.Parallel()
+	rs := testinfra.StartRedisServer(t)
+	h := newHarnessOn(t, testinfra.NATSURL(t), rs.URL(), true)
+	cfg := h.config()
+	cfg.HoldProbe = 50 * time.Millisecond
+	r := h.start(cfg)
+	tk := newTicket(t, "before")
+	h.publish(created(t, tk))
+	h.waitVersion(tk.ID, 1, false)
+
+	rs.Stop()
+	_, ev := updated(t, tk, func(x *ticket.Ticket) { x.Title = "during the outage" })
+	h.publish(ev)
+	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.Held) == 1 }, "the delivery was not held")
+	start := time.Now()
+	r.stop(t)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("stopping took %v with a delivery held", d)
+	}
+	rs.Start(t)
+	testinfra.Eventually(t, 5*time.Second, func() bool { return h.rdb.Ping(context.Background()).Err() == nil },
+		"Redis does not answer after its restart")
+	h.start(cfg)
+	h.waitVersion(tk.ID, 2, false)
+	h.waitDrained("cache-invalidator")
+	if msgs := h.dlqMessages(); len(msgs) != 0 {
+		t.Fatalf("%d events dead-lettered", len(msgs))
 	}
 }
 
@@ -146,8 +191,9 @@ func TestLastDeliveryFailureDeadLettersAndPurges(t *testing.T) {
 	}
 }
 
-// When Redis is down through the last delivery, the event is parked in the
-// DLQ at once and its keys are deleted as soon as Redis is back.
+// A message dead-lettered while Redis is down (one that does not decode,
+// on a ticket's subject) is parked in the DLQ at once, and its ticket's key
+// is deleted as soon as Redis is back.
 func TestPurgeWaitsForRedis(t *testing.T) {
 	t.Parallel()
 	rs := testinfra.StartRedisServer(t)
@@ -156,13 +202,10 @@ func TestPurgeWaitsForRedis(t *testing.T) {
 	if _, err := h.cache.SetTicket(context.Background(), tk); err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.config()
-	cfg.MaxDeliver = 2
-	r := h.start(cfg)
+	r := h.start(h.config())
 	rs.Stop() // the stale v1 is saved and comes back with the server
 
-	_, ev := updated(t, tk, func(x *ticket.Ticket) { x.Title = "new" })
-	h.publish(ev)
+	h.publishRaw(h.stream.Subject(tk.ID), ticketevent.ContentTypeJSON, []byte(`{"event_id":`))
 	testinfra.Eventually(t, 10*time.Second, func() bool { return len(h.dlqMessages()) == 1 }, "never dead-lettered")
 	testinfra.Eventually(t, 10*time.Second, func() bool { return testutil.ToFloat64(r.m.PurgesPending) == 1 },
 		"no purge pending while Redis is down")

@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ticketsys/ticketsys/pkg/lifecycle"
+	"github.com/ticketsys/ticketsys/pkg/redisconn"
 	"github.com/ticketsys/ticketsys/pkg/ticketcache"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 	"github.com/ticketsys/ticketsys/pkg/tracing"
@@ -32,8 +35,10 @@ const (
 const tracerName = "github.com/ticketsys/ticketsys/services/cache-invalidator"
 
 // handle processes one delivery and always settles it: Ack, NakWithDelay,
-// or dead-letter then Ack.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+// or dead-letter then Ack. A delivery held for Redis is handed back with a
+// Nak when stop ends; nothing else in handle heeds stop.
+func (w *Worker) handle(stop context.Context, msg jetstream.Msg) {
+	ctx := context.WithoutCancel(stop)
 	start := time.Now()
 	var (
 		md      *jetstream.MsgMetadata
@@ -73,10 +78,15 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		trace.WithAttributes(attribute.String("ticket.id", ev.GetTicketId()),
 			attribute.Int64("ticket.version", ev.GetVersion()), attribute.String("ticket.change", change)))
 	defer span.End()
-	opCtx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
-	defer cancel()
-	stored, err := w.rule.Apply(opCtx, ev)
-	cancel()
+	stored, err := w.apply(ctx, ev)
+	if err != nil && redisDown(err) {
+		if stored, err = w.hold(ctx, stop, msg, ev); errors.Is(err, errStopped) {
+			settled = true
+			w.giveBack(msg)
+			w.m.observe(change, outcomeRetried, start)
+			return
+		}
+	}
 	settled = true
 	if err != nil {
 		span.RecordError(err)
@@ -95,6 +105,49 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	// or a newer one, so the cache was right by now at the latest.
 	w.m.Fresh.Observe(time.Since(ev.GetOccurredAt().AsTime()).Seconds())
 	w.m.observe(change, outcome, start)
+}
+
+func (w *Worker) apply(ctx context.Context, ev *eventsv1.TicketChanged) (bool, error) {
+	opCtx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+	defer cancel()
+	return w.rule.Apply(opCtx, ev)
+}
+
+// errStopped ends a hold at shutdown.
+var errStopped = errors.New("worker stopping")
+
+// hold keeps a delivery whose Redis did not answer in progress and applies
+// it again (in ctx) every HoldProbe until Redis answers (or fails
+// otherwise), or until stop ends. An outage is not the event's fault: a back-off would
+// still be waiting after Redis came back, with MaxAckPending full of such
+// deliveries and nothing newer delivered, and a long outage would
+// dead-letter every event. Held deliveries take the handlers, so the
+// worker stops pulling until Redis is back, and its lag shows the outage.
+func (w *Worker) hold(ctx, stop context.Context, msg jetstream.Msg, ev *eventsv1.TicketChanged) (bool, error) {
+	w.m.Held.Inc()
+	defer w.m.Held.Dec()
+	w.log.Warn("Redis does not answer; holding the event until it does", "ticket_id", ev.GetTicketId(),
+		"version", ev.GetVersion())
+	for {
+		// Reset AckWait, so the server does not hand the delivery to
+		// another instance that would only hold it too.
+		if err := msg.InProgress(); err != nil {
+			w.log.Debug("in progress", "error", err)
+		}
+		if !lifecycle.Sleep(stop, w.cfg.HoldProbe) {
+			return false, errStopped
+		}
+		stored, err := w.apply(ctx, ev)
+		if err == nil || !redisDown(err) {
+			return stored, err
+		}
+	}
+}
+
+// redisDown tells an error of a Redis that did not answer (refused, reset,
+// timed out, no free connection) from one it gave.
+func redisDown(err error) bool {
+	return redisconn.NodeDown(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout)
 }
 
 // fail settles a failed delivery: dead-lettered on the last one, otherwise

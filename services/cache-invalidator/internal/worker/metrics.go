@@ -15,6 +15,7 @@ type Metrics struct {
 	Redeliveries  prometheus.Counter
 	DeadLettered  *prometheus.CounterVec // reason
 	PurgesPending prometheus.Gauge
+	Held          prometheus.Gauge // deliveries waiting for Redis to answer
 	PurgesDropped prometheus.Counter
 	Panics        prometheus.Counter
 	// HeartbeatsMissed counts pull requests found lost; RedisLosses the
@@ -55,6 +56,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cache_dlq_purges_pending",
 			Help: "Dead-lettered events whose keys are still waiting to be deleted (Redis unreachable).",
 		}),
+		Held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_events_held",
+			Help: "Deliveries held (kept in progress) because Redis does not answer; they are applied when it does.",
+		}),
 		PurgesDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cache_dlq_purges_dropped_total",
 			Help: "Dead-lettered tickets whose key was not queued for deletion because the queue was full " +
@@ -78,7 +83,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.Processed, m.Duration, m.Fresh, m.Redeliveries, m.DeadLettered, m.PurgesPending,
-		m.PurgesDropped, m.Panics, m.HeartbeatsMissed, m.RedisLosses, m.Replayed} {
+		m.Held, m.PurgesDropped, m.Panics, m.HeartbeatsMissed, m.RedisLosses, m.Replayed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register worker metrics: %w", err)
 		}

@@ -30,6 +30,7 @@ type Config struct {
 	Concurrency   int           // messages handled at once
 	AttachRetry   time.Duration // pause between attempts to find the stream
 	OpTimeout     time.Duration // bound on one message's Redis work
+	HoldProbe     time.Duration // while Redis does not answer, how often a held delivery tries again; 500ms if 0
 	PurgeGrace    time.Duration // how long Run waits for pending purges on shutdown
 	PurgeQueue    int           // dead-lettered events whose keys can wait for Redis at once
 	PullExpiry    time.Duration // a pull request's life; 5s if 0
@@ -53,6 +54,9 @@ func (c *Config) defaults() {
 	}
 	if c.OpTimeout <= 0 {
 		c.OpTimeout = 5 * time.Second
+	}
+	if c.HoldProbe <= 0 {
+		c.HoldProbe = 500 * time.Millisecond
 	}
 	if c.PurgeGrace <= 0 {
 		c.PurgeGrace = 5 * time.Second
