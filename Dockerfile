@@ -12,6 +12,7 @@ WORKDIR /src
 # The module files first, so the download layer is reused until a dependency
 # changes, and shared by every service's image.
 COPY go.mod go.sum ./
+COPY client/go.mod client/go.sum ./client/
 RUN go mod download
 COPY . .
 ARG SERVICE

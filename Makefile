@@ -7,11 +7,12 @@ GO ?= go
 # html/template that make vuln reports (fixed in 1.26.9 and 1.26.10, which
 # this project cannot fetch). go.mod keeps the language at 1.26.
 export GOTOOLCHAIN := go1.27.3
-# Every module of the workspace. The root holds the system; deploy,
-# pkg/testinfra/containers and tests/chaos are modules of their own only to
-# keep kustomize, compose-go, testcontainers and Toxiproxy out of its module
-# graph.
-MODULES := . deploy pkg/testinfra/containers tests/chaos
+# Every module of the workspace. The root holds the system; client is the Go
+# client users go get without the services; deploy,
+# pkg/testinfra/containers, tests/chaos and tests/cloudevents are modules of
+# their own only to keep kustomize, compose-go, testcontainers, Toxiproxy and
+# the CloudEvents SDK out of its module graph.
+MODULES := . client deploy pkg/testinfra/containers tests/chaos tests/cloudevents
 # Test packages run in parallel processes; each test makes its own database
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m

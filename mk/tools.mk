@@ -28,7 +28,7 @@ BREAKING_BRANCH ?= main
 # few: make lint MODULES=$PWD/pkg
 MODULES ?= $(shell $(GO) -C $(TOOLS_ROOT) list -m -f '{{.Dir}}')
 
-.PHONY: tools proto proto-lint proto-breaking lint vuln openapi-lint
+.PHONY: tools proto proto-lint proto-breaking lint vuln openapi-lint openapi asyncapi-lint
 
 tools: $(BUF) $(GOLANGCI_LINT) $(PROTOC_GEN_GO) ## build the pinned buf, golangci-lint and protoc-gen-go into .cache/bin
 
@@ -112,11 +112,45 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 
 openapi-lint: $(NPM_STAMP) ## redocly lint of the services' OpenAPI descriptions (api/openapi)
 	cd $(TOOLS_ROOT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
-		$(REDOCLY) lint --config api/openapi/redocly.yaml api/openapi/command.yaml api/openapi/query.yaml
+		$(REDOCLY) lint --config api/openapi/redocly.yaml api/openapi/command.yaml api/openapi/query.yaml \
+			api/openapi/ticketsys.yaml
+
+# api/openapi/ticketsys.yaml, the front door's description, is made from the
+# services' own; the Go client (client/api) from it by the oapi-codegen
+# pinned in tools/go.mod; docs.html, the reference page the front door serves
+# at /docs, by redocly with its scripts inlined (it loads nothing from the
+# network). All three are committed; api/openapi's tests fail when one is
+# stale.
+openapi: $(NPM_STAMP) ## regenerate api/openapi/ticketsys.yaml, the Go client (client/api) and api/openapi/docs.html
+	cd $(TOOLS_ROOT) && $(GO) run ./api/openapi/combine
+	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools tool oapi-codegen -config ../client/api/oapi-codegen.yaml ../api/openapi/ticketsys.yaml
+	mv $(TOOLS_ROOT)/tools/api.gen.go $(TOOLS_ROOT)/client/api/api.gen.go
+	cd $(TOOLS_ROOT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(REDOCLY) build-docs api/openapi/ticketsys.yaml --inlineBundle --title "ticketsys API" -o api/openapi/docs.html
+	cd $(TOOLS_ROOT) && $(GO) run ./api/openapi/combine -docs api/openapi/docs.html
+
+# The event stream's AsyncAPI 3.0 description (api/asyncapi/tickets.yaml) is
+# validated by @asyncapi/cli, pinned and installed with @redocly/cli above.
+# --fail-severity warn: a warning fails too. asyncapi-latest-version (an
+# information that 3.1.0 exists) is suppressed: the document is 3.0.0 on
+# purpose. No usage data leaves the machine and nothing is fetched: the CLI
+# reads its analytics setting from ASYNCAPI_METRICS_CONFIG_PATH (disabled in
+# the file below) and skips its update check with
+# ASYNCAPI_SKIP_NEW_VERSION_CHECK.
+ASYNCAPI := $(NPM_DIR)/node_modules/.bin/asyncapi
+ASYNCAPI_ANALYTICS := $(TOOLS_ROOT)/.cache/asyncapi-analytics.json
+
+$(ASYNCAPI_ANALYTICS):
+	@mkdir -p $(dir $@)
+	@echo '{"analyticsEnabled":"false","infoMessageShown":"true","userID":"ticketsys-make"}' > $@
+
+asyncapi-lint: $(NPM_STAMP) $(ASYNCAPI_ANALYTICS) ## asyncapi validate of the event stream's AsyncAPI description (api/asyncapi)
+	cd $(TOOLS_ROOT) && ASYNCAPI_METRICS_CONFIG_PATH=$(ASYNCAPI_ANALYTICS) ASYNCAPI_SKIP_NEW_VERSION_CHECK=true \
+		$(ASYNCAPI) validate api/asyncapi/tickets.yaml --fail-severity warn --suppressWarnings asyncapi-latest-version
 
 # golangci-lint v2 works on one module at a time; run it in each module of the
 # workspace, report every failing module, then fail.
-lint: $(GOLANGCI_LINT) proto-lint vuln openapi-lint ## golangci-lint, buf lint, govulncheck, redocly lint, deploy-validate and modules-check
+lint: $(GOLANGCI_LINT) proto-lint vuln openapi-lint asyncapi-lint ## golangci-lint, buf lint, govulncheck, redocly lint, asyncapi validate, deploy-validate and modules-check
 	@status=0; for m in $(MODULES); do \
 		echo "golangci-lint run ./... in $$m"; \
 		(cd "$$m" && $(GOLANGCI_LINT) run --config $(TOOLS_ROOT)/.golangci.yml ./...) || status=1; \

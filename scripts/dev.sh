@@ -199,6 +199,7 @@ done
 fd_bind=${FRONTDOOR_ADDR%:*}
 start frontdoor env FRONTDOOR_BIND="${fd_bind:-0.0.0.0}" FRONTDOOR_PORT="${FRONTDOOR_ADDR##*:}" \
   QUERY_UPSTREAM="$QUERY_ADDR" COMMAND_UPSTREAM="$COMMAND_ADDR" FRONTDOOR_LOG_FORMAT="$FRONTDOOR_LOG_FORMAT" \
+  FRONTDOOR_API_DIR="$PWD/api/openapi" \
   XDG_DATA_HOME="$state/caddy/data" XDG_CONFIG_HOME="$state/caddy/config" \
   "$bin/caddy" run --config deploy/caddy/Caddyfile --adapter caddyfile
 

@@ -3,8 +3,10 @@
 // repository: each service serves its own at GET /openapi.yaml.
 //
 // The descriptions are written by hand and are the source of truth for the
-// API; nothing generates them from the code or the code from them. Tests
-// hold the two together instead: every response the test suites see is
+// API; nothing generates them from the code. What is generated is generated
+// from them (make openapi): ticketsys.yaml, the front door's description
+// (Combined), and from it the Go client in client/api. Tests hold code and
+// descriptions together: every response the test suites see is
 // validated against the description of the service that answered
 // (package openapitest), each service's routes are compared with its
 // description's paths, and make lint runs redocly lint on both files.

@@ -26,6 +26,7 @@ type envConfig struct {
 	Redis redisconn.Config
 	DB    pgpool.Config
 	Token tokenEnv
+	API   apiEnv
 }
 
 // tokenEnv is what `ticketctl token` signs with; the services check the

@@ -219,7 +219,7 @@ func (f *follower) next(ctx context.Context) (streamMsg, error) {
 		return streamMsg{}, fmt.Errorf("reading %s: %w", f.name, err)
 	}
 	m := streamMsg{seq: meta.Sequence.Stream, subject: msg.Subject(), header: msg.Headers()}
-	m.ev, err = ticketevent.Unmarshal(headerGet(msg.Headers(), ticketevent.HeaderContentType), msg.Data())
+	m.ev, err = ticketevent.Unmarshal(ticketevent.ContentType(msg.Headers()), msg.Data())
 	if err != nil {
 		m.ev, m.decodeErr = nil, fmt.Errorf("seq %d (%s) skipped: %w", m.seq, m.subject, err)
 	}

@@ -127,7 +127,7 @@ Exit codes:
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("ticketctl {{.Version}}\n")
-	root.AddCommand(a.eventsCmd(), a.dlqCmd(), a.cacheCmd(), a.tokenCmd(), a.keysCmd(), a.uiCmd())
+	root.AddCommand(a.eventsCmd(), a.dlqCmd(), a.cacheCmd(), a.tokenCmd(), a.keysCmd(), a.uiCmd(), a.ticketsCmd())
 	return root
 }
 

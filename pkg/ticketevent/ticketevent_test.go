@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -69,9 +70,37 @@ func TestDeleteAndCreateShapes(t *testing.T) {
 	if h["Nats-Msg-Id"] != "e3" || h["ce-id"] != "e3" || h["ce-subject"] != next.ID || h["ce-source"] != "/src" {
 		t.Fatalf("headers %v", h)
 	}
+	// The media type as the NATS binding names it, and as the contract does.
+	if h["ce-datacontenttype"] != "application/json" || h["content-type"] != "application/json" {
+		t.Fatalf("headers %v", h)
+	}
 	nh := ticketevent.NATSHeader(h)
 	if nh.Get("ce-type") != ticketevent.EventType || len(nh["ce-type"]) != 1 {
 		t.Fatalf("nats header %v", nh)
+	}
+}
+
+func TestContentType(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		h    nats.Header
+		want string
+	}{
+		{"both, as sent", nats.Header{"ce-datacontenttype": {"application/json"}, "content-type": {"application/json"}}, "application/json"},
+		{"ce-datacontenttype first", nats.Header{"ce-datacontenttype": {"application/protobuf"}, "content-type": {"application/json"}}, "application/protobuf"},
+		{"binding's name only", nats.Header{"ce-datacontenttype": {"application/protobuf"}}, "application/protobuf"},
+		{"older messages", nats.Header{"content-type": {"application/protobuf"}}, "application/protobuf"},
+		{"canonicalised", nats.Header{"Content-Type": {"application/protobuf"}}, "application/protobuf"},
+		{"canonicalised binding name", nats.Header{"Ce-Datacontenttype": {"application/protobuf"}, "content-type": {"application/json"}}, "application/json"},
+		{"empty value skipped", nats.Header{"ce-datacontenttype": {""}, "Content-Type": {"application/protobuf"}}, "application/protobuf"},
+		{"none", nats.Header{"ce-type": {ticketevent.EventType}}, ""},
+		{"nil", nil, ""},
+	}
+	for _, tc := range cases {
+		if got := ticketevent.ContentType(tc.h); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 

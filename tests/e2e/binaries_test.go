@@ -19,7 +19,7 @@ func TestBinariesAnswerHelpAndVersion(t *testing.T) {
 			"CACHE_TTL_SECONDS", "600", "CACHE_KEY_PREFIX", "CURSOR_SECRET", "AUTH_JWKS_URL", "LOG_FORMAT"},
 		"cache-invalidator": {"cache-invalidator [serve]", "HTTP_ADDR", ":8083", "REDIS_CLUSTER", "NATS_CREDS",
 			"CONSUMER_NAME", "DLQ_STREAM_NAME", "LIST_REBUMP_DELAY", "WORKER_CONCURRENCY", "CACHE_TTL_SECONDS"},
-		"ticketctl": {"events", "dlq", "cache", "token", "keys", "ui", "NATS_URL", "REDIS_URL", "DATABASE_URL",
+		"ticketctl": {"events", "dlq", "cache", "token", "keys", "ui", "tickets", "TICKETSYS_URL", "http://localhost:8000", "NATS_URL", "REDIS_URL", "DATABASE_URL",
 			"AUTH_PRIVATE_KEY_FILE", "AUTH_JWT_SECRET", "nats://127.0.0.1:4222"},
 		"httpprobe": {"httpprobe URL", "--version", "Environment: none."},
 	}

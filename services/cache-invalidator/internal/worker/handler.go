@@ -199,12 +199,9 @@ func (w *Worker) recovered(ctx context.Context, msg jetstream.Msg, md *jetstream
 // decode reads the event and checks what the rule relies on, so that a
 // malformed event is dead-lettered at once instead of retried in vain.
 func decode(msg jetstream.Msg) (*eventsv1.TicketChanged, error) {
-	h := msg.Headers()
-	ct := h.Get(ticketevent.HeaderContentType)
-	if ct == "" {
-		ct = h.Get("Content-Type")
-	}
-	ev, err := ticketevent.Unmarshal(ct, msg.Data())
+	// ce-datacontenttype, else content-type (the only one on messages from
+	// before ce-datacontenttype was sent), in any case.
+	ev, err := ticketevent.Unmarshal(ticketevent.ContentType(msg.Headers()), msg.Data())
 	if err != nil {
 		return nil, err
 	}
