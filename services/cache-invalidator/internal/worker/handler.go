@@ -145,9 +145,12 @@ func (w *Worker) hold(ctx, stop context.Context, msg jetstream.Msg, ev *eventsv1
 }
 
 // redisDown tells an error of a Redis that did not answer (refused, reset,
-// timed out, no free connection) from one it gave.
+// timed out, no free connection) or answered that it cannot serve yet
+// (loading its data, its cluster or master down) from any other.
 func redisDown(err error) bool {
-	return redisconn.NodeDown(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout)
+	return redisconn.NodeDown(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) ||
+		redis.HasErrorPrefix(err, "LOADING") || redis.HasErrorPrefix(err, "MASTERDOWN") ||
+		redis.HasErrorPrefix(err, "CLUSTERDOWN") || redis.HasErrorPrefix(err, "TRYAGAIN")
 }
 
 // fail settles a failed delivery: dead-lettered on the last one, otherwise
