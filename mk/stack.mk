@@ -5,8 +5,8 @@
 #   make down             stops the containers (the data volumes stay)
 #   make down-volumes     stops them and deletes Postgres' and NATS' data
 #   make logs             follows every container's log
-#   make deploy-validate  compose file, Dockerfiles, Caddyfile and the Kubernetes
-#                         manifests, checked without Docker or a cluster (part of lint)
+#   make deploy-validate  compose file, Dockerfiles, Caddyfile (caddy validate) and the
+#                         Kubernetes manifests, checked without Docker or a cluster (part of lint)
 #   make deploy-render    prints the rendered manifests: OVERLAY=production (default) or base
 #   make caddy            builds the pinned Caddy (the front door of make dev) into .cache/bin
 #
@@ -50,8 +50,12 @@ logs: ## follow the containers' logs
 
 # kubeconform would want its JSON schemas from the internet; deploy/kube
 # decodes strictly into k8s.io/api instead (see its package comment).
-deploy-validate: ## check docker-compose.yml, the Dockerfiles and deploy/k8s without Docker or a cluster
+deploy-validate: caddy ## check docker-compose.yml, the Dockerfiles, the Caddyfile and deploy/k8s without Docker or a cluster
 	cd $(STACK_ROOT)/deploy && $(GO) test -count=1 ./...
+	@# The Caddyfile through Caddy's own adapter and provisioning, as the pinned
+	@# release runs it (deploy/nats configs go through nats-server's own parser
+	@# in deploy/nats's tests above).
+	cd $(STACK_ROOT) && $(STACK_BIN)/caddy validate --config deploy/caddy/Caddyfile --adapter caddyfile
 
 deploy-render: ## print the Kubernetes manifests of OVERLAY (production or base)
 	@dir=$(STACK_ROOT)/deploy/k8s/overlays/$(OVERLAY); [ "$(OVERLAY)" != base ] || dir=$(STACK_ROOT)/deploy/k8s/base; \
