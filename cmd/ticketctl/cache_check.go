@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,8 @@ type auditor struct {
 	db      *pgx.Conn
 	keys    ticketcache.Keys
 	timeout time.Duration
+	// progress is where the keys-checked line goes: stderr when it is a terminal, else nil.
+	progress io.Writer
 }
 
 type checkOptions struct {
@@ -111,6 +114,9 @@ func (a *app) cacheCheck(ctx context.Context, o checkOptions) error {
 	}
 	defer db.Close(context.Background())
 	au := &auditor{rdb: rdb, db: db, keys: ticketcache.Keys{Prefix: o.prefix}, timeout: o.timeout}
+	if a.isTerminal(a.stderr) {
+		au.progress = a.stderr
+	}
 
 	ticketKeys, err := scanKeys(ctx, rdb, globEscape(au.keys.Ticket(""))+"*")
 	if err != nil {
@@ -141,11 +147,13 @@ func (a *app) cacheCheck(ctx context.Context, o checkOptions) error {
 }
 
 func (au *auditor) check(ctx context.Context, ticketKeys, listKeys []string) ([]finding, error) {
-	tf, err := au.checkTickets(ctx, ticketKeys)
+	p := newProgress(au.progress, "checked", len(ticketKeys)+len(listKeys))
+	defer p.done() // wiped before anything else is printed, errors included
+	tf, err := au.checkTickets(ctx, ticketKeys, p)
 	if err != nil {
 		return nil, err
 	}
-	lf, err := au.checkLists(ctx, listKeys)
+	lf, err := au.checkLists(ctx, listKeys, p)
 	if err != nil {
 		return nil, err
 	}

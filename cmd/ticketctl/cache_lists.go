@@ -43,7 +43,7 @@ type cachedPage struct {
 
 // checkLists audits list pages: a page of an older generation is superseded (never served
 // again); a current first page must equal its query re-run now.
-func (au *auditor) checkLists(ctx context.Context, keys []string) ([]finding, error) {
+func (au *auditor) checkLists(ctx context.Context, keys []string, p *progress) ([]finding, error) {
 	var out []finding
 	for batch := range slices.Chunk(keys, auditBatch) {
 		parsed := map[string]listKey{}
@@ -79,6 +79,7 @@ func (au *auditor) checkLists(ctx context.Context, keys []string) ([]finding, er
 		if err != nil {
 			return nil, err
 		}
+		p.add(len(batch))
 	}
 	return out, nil
 }

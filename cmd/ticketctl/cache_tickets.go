@@ -17,7 +17,7 @@ import (
 
 // checkTickets audits ticket:{id} keys: each must hold the row's API JSON, or a tombstone
 // with the version of the row's deletion.
-func (au *auditor) checkTickets(ctx context.Context, keys []string) ([]finding, error) {
+func (au *auditor) checkTickets(ctx context.Context, keys []string, p *progress) ([]finding, error) {
 	var out []finding
 	for batch := range slices.Chunk(keys, auditBatch) {
 		vals, err := getAll(ctx, au.rdb, batch)
@@ -50,6 +50,7 @@ func (au *auditor) checkTickets(ctx context.Context, keys []string) ([]finding, 
 			}
 			out = append(out, judgeTicket(k, v, r))
 		}
+		p.add(len(batch))
 	}
 	return out, nil
 }

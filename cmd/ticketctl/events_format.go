@@ -19,10 +19,12 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 var eventJSON = protojson.MarshalOptions{UseProtoNames: true}
 
-// eventPrinter writes one line per event, readable or JSON.
+// eventPrinter writes one line per event, readable or JSON. color marks up the readable line
+// for a terminal; JSON is never coloured.
 type eventPrinter struct {
-	w    io.Writer
-	json bool
+	w     io.Writer
+	json  bool
+	color bool
 }
 
 // eventLine is the --json form of one event.
@@ -46,21 +48,39 @@ func (p eventPrinter) print(seq uint64, subject string, h nats.Header, ev *event
 		_, err = fmt.Fprintf(p.w, "%s\n", line)
 		return err
 	}
-	_, err := fmt.Fprintln(p.w, formatEvent(ev))
+	_, err := fmt.Fprintln(p.w, styleEvent(ev, p.color))
 	return err
 }
 
 // formatEvent is the readable line: fixed-width columns first (time, ticket, change,
 // version), then the variable ones as key=value so they stay greppable.
 func formatEvent(ev *eventsv1.TicketChanged) string {
+	return styleEvent(ev, false)
+}
+
+// changeColor is the colour of each kind of change on a terminal.
+var changeColor = map[eventsv1.Change]string{
+	eventsv1.Change_CREATED: ansiGreen,
+	eventsv1.Change_UPDATED: ansiYellow,
+	eventsv1.Change_DELETED: ansiRed,
+}
+
+// styleEvent is formatEvent's line, with the time dimmed and the change coloured when color
+// is set. Columns are padded before they are coloured, so they line up either way.
+func styleEvent(ev *eventsv1.TicketChanged, color bool) string {
 	fields := strings.Join(ev.GetChangedFields(), ",")
 	if fields == "" {
 		fields = "-"
 	}
-	return fmt.Sprintf("%s  %-36s  %-7s  %-5s  fields=%-28s  actor=%-12s  corr=%s",
-		ev.GetOccurredAt().AsTime().UTC().Format(timeLayout),
+	when := ev.GetOccurredAt().AsTime().UTC().Format(timeLayout)
+	change := fmt.Sprintf("%-7s", ev.GetChange().String())
+	if color {
+		when, change = paint(ansiDim, when), paint(changeColor[ev.GetChange()], change)
+	}
+	return fmt.Sprintf("%s  %-36s  %s  %-5s  fields=%-28s  actor=%-12s  corr=%s",
+		when,
 		ev.GetTicketId(),
-		ev.GetChange().String(),
+		change,
 		fmt.Sprintf("v%d", ev.GetVersion()),
 		fields,
 		orDash(ev.GetActor()),

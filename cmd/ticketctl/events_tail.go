@@ -48,6 +48,8 @@ Each line: occurred_at (UTC, milliseconds), ticket id, change, version, changed 
 actor, correlation id. With --json: one JSON object per line with the stream sequence,
 subject, headers and the event (protobuf JSON mapping, proto field names).
 A message that does not decode is reported on stderr with its sequence; tail goes on.
+On a terminal the change is coloured and the time dimmed; piped, with --json, or with NO_COLOR
+set (any value), nothing is.
 Ctrl-C ends it with exit code 0.`,
 		Example: `  ticketctl events tail
   ticketctl events tail --ticket 01936f4e-8a1c-7c3e-9a57-3f1d2b9c0e11 --since 1h
@@ -75,6 +77,7 @@ Ctrl-C ends it with exit code 0.`,
 	f.IntVar(&o.count, "count", 0, "stop after N events (0: until Ctrl-C)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event")
 	cmd.MarkFlagsMutuallyExclusive("since", "since-time", "seq", "all")
+	completeValues(cmd, "change", changeValues)
 	return cmd
 }
 
@@ -144,7 +147,7 @@ func (a *app) tail(ctx context.Context, sf *streamFlags, cfg jetstream.OrderedCo
 	fmt.Fprintf(a.stderr, "ticketctl: following %s (%s) from %s; Ctrl-C to stop\n",
 		sf.stream, cfg.FilterSubjects[0], startDescription(cfg))
 
-	p := eventPrinter{w: a.stdout, json: o.json}
+	p := eventPrinter{w: a.stdout, json: o.json, color: !o.json && a.useColor(a.stdout)}
 	shown := 0
 	for o.count == 0 || shown < o.count {
 		m, err := f.next(ctx)

@@ -30,13 +30,16 @@ type app struct {
 	stderr io.Writer
 	// pause waits between the two passes of cache check; tests replace it to act in between.
 	pause func(ctx context.Context, d time.Duration) error
+	// isTerminal reports whether w (stdout or stderr) is a terminal: it decides the progress
+	// line of cache check and the colour of events tail. Tests replace it to force either.
+	isTerminal func(w io.Writer) bool
 	// entered is set once a command's own code runs. An error before that came from cobra
 	// itself (unknown command or flag, bad flag value, wrong arguments): a usage error.
 	entered bool
 }
 
 func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
-	return &app{getenv: getenv, stdout: stdout, stderr: stderr, pause: sleep}
+	return &app{getenv: getenv, stdout: stdout, stderr: stderr, pause: sleep, isTerminal: isTerminal}
 }
 
 // sleep waits for d unless ctx ends first.

@@ -56,7 +56,7 @@ func (a *app) apiClient(f *apiFlags) (*client.Client, error) {
 			return nil, usagef("TICKETSYS_TOKEN is unset and no token can be signed: %v", err)
 		}
 		ttl := min(5*time.Minute, env.Token.MaxLifetime)
-		if token, err = signer.Mint("ticketctl", []string{"tickets:read", "tickets:write"}, ttl,
+		if token, err = signer.Mint("ticketctl", scopeValues, ttl,
 			env.Token.Issuer, env.Token.Audience); err != nil {
 			return nil, err
 		}
@@ -145,6 +145,9 @@ func (a *app) ticketsListCmd(f *apiFlags) *cobra.Command {
 	fl.IntVar(&q.PageSize, "page-size", 0, "tickets per request (default: the API's)")
 	fl.IntVar(&most, "max", 0, "stop after N tickets (default: all)")
 	fl.BoolVar(&asJSON, "json", false, "one JSON object per line")
+	completeValues(cmd, "status", statusValues)
+	completeValues(cmd, "sort-by", sortByValues)
+	completeValues(cmd, "order", orderValues)
 	return cmd
 }
 
@@ -162,6 +165,8 @@ func (ff *fieldFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&ff.priority, "priority", "", "low, medium, high or urgent")
 	fl.StringVar(&ff.assignee, "assignee", "", "assignee")
 	fl.StringSliceVar(&ff.tags, "tag", nil, "a tag (repeat, or comma-separated)")
+	completeValues(cmd, "status", statusValues)
+	completeValues(cmd, "priority", priorityValues)
 }
 
 // update returns the fields whose flags were given.

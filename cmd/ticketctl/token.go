@@ -65,6 +65,7 @@ check them.`,
 	f.DurationVar(&ttl, "ttl", time.Hour, "lifetime of the token")
 	f.StringVar(&issuer, "issuer", "", "iss claim (default $AUTH_ISSUER)")
 	f.StringVar(&audience, "audience", "", "aud claim (default $AUTH_AUDIENCE)")
+	completeValues(cmd, "scope", scopeValues)
 	return cmd
 }
 
@@ -130,6 +131,9 @@ signs with DIR/private.pem (AUTH_PRIVATE_KEY_FILE). Existing files are never ove
 		}),
 	}
 	gen.Flags().StringVar(&dir, "dir", "", "directory to write the pair into (made if missing)")
+	if err := gen.MarkFlagDirname("dir"); err != nil {
+		panic(err)
+	}
 	cmd.AddCommand(gen)
 	return cmd
 }
