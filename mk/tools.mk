@@ -28,7 +28,7 @@ BREAKING_BRANCH ?= main
 # few: make lint MODULES=$PWD/pkg
 MODULES ?= $(shell $(GO) -C $(TOOLS_ROOT) list -m -f '{{.Dir}}')
 
-.PHONY: tools proto proto-lint proto-breaking lint vuln openapi-lint openapi asyncapi-lint
+.PHONY: tools proto proto-lint proto-breaking lint vuln openapi-lint openapi asyncapi-lint rules-test
 
 tools: $(BUF) $(GOLANGCI_LINT) $(PROTOC_GEN_GO) ## build the pinned buf, golangci-lint and protoc-gen-go into .cache/bin
 
@@ -148,9 +148,21 @@ asyncapi-lint: $(NPM_STAMP) $(ASYNCAPI_ANALYTICS) ## asyncapi validate of the ev
 	cd $(TOOLS_ROOT) && ASYNCAPI_METRICS_CONFIG_PATH=$(ASYNCAPI_ANALYTICS) ASYNCAPI_SKIP_NEW_VERSION_CHECK=true \
 		$(ASYNCAPI) validate api/asyncapi/tickets.yaml --fail-severity warn --suppressWarnings asyncapi-latest-version
 
+# promtool, pinned in tools/promtool/go.mod (a module of its own: Prometheus'
+# dependencies are many and must not move the other tools'), checks the alert
+# rules and runs their unit tests (deploy/monitoring).
+PROMTOOL := $(TOOLS_BIN)/promtool
+
+$(PROMTOOL): $(TOOLS_ROOT)/tools/promtool/go.mod $(TOOLS_ROOT)/tools/promtool/go.sum
+	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools/promtool build -o $@ github.com/prometheus/prometheus/cmd/promtool
+
+rules-test: $(PROMTOOL) ## promtool check rules and promtool test rules on the alerts (deploy/monitoring)
+	cd $(TOOLS_ROOT)/deploy/monitoring && $(PROMTOOL) check rules ticketsys.rules.yaml && \
+		$(PROMTOOL) test rules ticketsys.rules_test.yaml
+
 # golangci-lint v2 works on one module at a time; run it in each module of the
 # workspace, report every failing module, then fail.
-lint: $(GOLANGCI_LINT) proto-lint vuln openapi-lint asyncapi-lint ## golangci-lint, buf lint, govulncheck, redocly lint, asyncapi validate, deploy-validate and modules-check
+lint: $(GOLANGCI_LINT) proto-lint vuln openapi-lint asyncapi-lint rules-test ## golangci-lint, buf lint, govulncheck, redocly lint, asyncapi validate, promtool rule tests, deploy-validate and modules-check
 	@status=0; for m in $(MODULES); do \
 		echo "golangci-lint run ./... in $$m"; \
 		(cd "$$m" && $(GOLANGCI_LINT) run --config $(TOOLS_ROOT)/.golangci.yml ./...) || status=1; \

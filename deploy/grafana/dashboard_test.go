@@ -4,12 +4,12 @@ package grafana
 
 import (
 	"encoding/json"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ticketsys/ticketsys/deploy/internal/exported"
 )
 
 type dashboard struct {
@@ -41,7 +41,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 		t.Fatal("dashboard without uid or panels")
 	}
 
-	source := exportedSource(t)
+	source := exported.Source(t, "../..")
 	ids := map[int]bool{}
 	used := 0
 	for _, p := range d.Panels {
@@ -71,28 +71,4 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 	if used < 15 {
 		t.Fatalf("only %d metric references found: is the selector pattern still right?", used)
 	}
-}
-
-// exportedSource is the non-test Go source of the services and pkg, where
-// every metric name is a string literal.
-func exportedSource(t *testing.T) string {
-	t.Helper()
-	var sb strings.Builder
-	for _, root := range []string{"../../services", "../../pkg"} {
-		err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return nil
-			}
-			b, err := os.ReadFile(path)
-			sb.Write(b)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return sb.String()
 }
