@@ -17,6 +17,26 @@ import (
 	"time"
 )
 
+// RunWithBinaries is a TestMain body for tests that run the system's
+// binaries: it builds packages (name → import path) into a temporary
+// directory, stores name → binary path in *binaries, runs the tests and
+// removes the directory; it returns the exit code. name prefixes errors.
+//
+//	func TestMain(m *testing.M) { os.Exit(testinfra.RunWithBinaries(m, "e2e", packages, &binaries)) }
+func RunWithBinaries(m *testing.M, name string, packages map[string]string, binaries *map[string]string) int {
+	dir, err := os.MkdirTemp("", "ticketsys-"+name+"-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *binaries, err = BuildBinaries(dir, packages); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	return m.Run()
+}
+
 // BuildBinaries builds each package (name → import path) into dir with the go command on PATH, as
 // users build them, and returns name → binary path. Tests that run the services as processes call it
 // once from TestMain.

@@ -1,7 +1,6 @@
 package cloudevents
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -12,22 +11,7 @@ import (
 var binaries map[string]string
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "ticketsys-cloudevents-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cloudevents:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binaries, err = testinfra.BuildBinaries(dir, map[string]string{
+	os.Exit(testinfra.RunWithBinaries(m, "cloudevents", map[string]string{
 		"command": "github.com/ticketsys/ticketsys/services/command",
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cloudevents:", err)
-		return 1
-	}
-	return m.Run()
+	}, &binaries))
 }
