@@ -240,7 +240,7 @@ func start(ctx context.Context, name string, base Base, env Env) (*Process, erro
 		return nil, err
 	}
 	slog.SetDefault(log)
-	stop, err := tracing.Setup(ctx, name, env.Getenv)
+	stop, err := tracing.Setup(ctx, name, buildinfo.Read().Version, env.Getenv)
 	if err != nil {
 		return nil, err
 	}

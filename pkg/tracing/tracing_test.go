@@ -22,7 +22,7 @@ func TestEnabledFollowsTheEnvironment(t *testing.T) {
 		!tracing.Enabled(env(map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://x"})) {
 		t.Fatal("off with an endpoint")
 	}
-	stop, err := tracing.Setup(context.Background(), "svc", env(nil))
+	stop, err := tracing.Setup(context.Background(), "svc", "v1.2.3", env(nil))
 	if err != nil || stop(context.Background()) != nil {
 		t.Fatalf("setup without an endpoint: %v", err)
 	}

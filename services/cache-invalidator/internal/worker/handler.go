@@ -11,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketsys/ticketsys/pkg/lifecycle"
@@ -73,10 +75,15 @@ func (w *Worker) handle(stop context.Context, msg jetstream.Msg) {
 
 	// The write's trace continues here: its traceparent rode the outbox row
 	// and the message header.
+	// The messaging.* attributes follow the semantic conventions (v1.43.0).
 	ctx, span := otel.Tracer(tracerName).Start(tracing.Extract(ctx, msg.Headers()), "cache-invalidator apply",
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("ticket.id", ev.GetTicketId()),
-			attribute.Int64("ticket.version", ev.GetVersion()), attribute.String("ticket.change", change)))
+			attribute.Int64("ticket.version", ev.GetVersion()), attribute.String("ticket.change", change),
+			tracing.MessagingSystemNATS, semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"), semconv.MessagingDestinationName(msg.Subject()),
+			semconv.MessagingConsumerGroupName(w.cfg.Consumer)),
+		trace.WithAttributes(tracing.MessageID(msg.Headers().Get(jetstream.MsgIDHeader))...))
 	defer span.End()
 	stored, err := w.apply(ctx, ev)
 	if err != nil && redisDown(err) {
@@ -90,6 +97,7 @@ func (w *Worker) handle(stop context.Context, msg jetstream.Msg) {
 	settled = true
 	if err != nil {
 		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 		w.fail(ctx, msg, md, ev, change, start, err)
 		return
 	}

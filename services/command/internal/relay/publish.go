@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
 )
@@ -221,6 +222,12 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, batch []row) error 
 // the end of ctx, which leaves the outcome unknown, returns another error.
 func (r *Relay) publishWave(ctx context.Context, conn *pgx.Conn, rows []row) ([]bool, error) {
 	futures := make([]jetstream.PubAckFuture, len(rows))
+	spans := make([]trace.Span, len(rows)) // nil with tracing off, or once ended
+	defer func() {
+		for _, span := range spans {
+			endPublish(span, nil, errAbandoned)
+		}
+	}()
 	ok := make([]bool, len(rows))
 	var firstErr error
 	for i, x := range rows {
@@ -235,8 +242,11 @@ func (r *Relay) publishWave(ctx context.Context, conn *pgx.Conn, rows []row) ([]
 			Header:  ticketevent.NATSHeader(x.headers),
 			Data:    x.payload,
 		}
+		spans[i] = r.startPublish(ctx, msg, x)
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithExpectStream(r.cfg.Stream.Name))
 		if err != nil {
+			endPublish(spans[i], nil, err)
+			spans[i] = nil
 			firstErr = err
 			break
 		}
@@ -252,6 +262,8 @@ func (r *Relay) publishWave(ctx context.Context, conn *pgx.Conn, rows []row) ([]
 		ack, err := awaitAck(wctx, f)
 		switch {
 		case err == nil:
+			endPublish(spans[i], ack, nil)
+			spans[i] = nil
 			ok[i] = true
 			if ack.Duplicate {
 				r.metrics.Published.WithLabelValues("duplicate").Inc()
@@ -260,6 +272,7 @@ func (r *Relay) publishWave(ctx context.Context, conn *pgx.Conn, rows []row) ([]
 			}
 			continue
 		case ctx.Err() != nil:
+			// The deferred loop ends the spans left open, as abandoned.
 			r.unacked.Store(true)
 			return nil, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
@@ -268,6 +281,8 @@ func (r *Relay) publishWave(ctx context.Context, conn *pgx.Conn, rows []row) ([]
 		case errors.Is(err, jetstream.ErrAsyncPublishTimeout):
 			r.unacked.Store(true)
 		}
+		endPublish(spans[i], nil, err)
+		spans[i] = nil
 		if firstErr == nil {
 			firstErr = err
 		}
