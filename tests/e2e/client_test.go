@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -17,25 +16,6 @@ import (
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
 
-// described is a transport that hands every answer of the command or query
-// service to the OpenAPI check, as s.do does.
-type described struct{ s *stack }
-
-func (d described) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(res.Body)
-	_ = res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	d.s.checkDescribed(d.s.processAt(req.URL.Scheme+"://"+req.URL.Host), req, res.StatusCode, res.Header, b)
-	res.Body = io.NopCloser(bytes.NewReader(b))
-	return res, nil
-}
-
 // The typed Go client against the real services: create (with its own
 // Idempotency-Key), read, conditional change and delete, and a list walked
 // page by page with the iterator.
@@ -43,7 +23,7 @@ func TestGoClient(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	c, err := client.New(s.command.url, client.WithReadURL(s.query.url), client.WithToken(s.token),
-		client.WithHTTPClient(&http.Client{Transport: described{s}}))
+		client.WithHTTPClient(&http.Client{Transport: s.describedTransport()}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,21 @@ func (s *stack) checkDescribed(p *process, req *http.Request, status int, header
 	}
 }
 
+// describedTransport sends requests to the command or query service and
+// records each answer for the description of the one that gave it.
+func (s *stack) describedTransport() http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if r := s.described[s.processAt(req.URL.Scheme+"://"+req.URL.Host)]; r != nil {
+			return r.Transport(nil).RoundTrip(req)
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
 // processAt is the process whose URL is base, or nil.
 func (s *stack) processAt(base string) *process {
 	for _, p := range []*process{s.command, s.query, s.invalidator} {

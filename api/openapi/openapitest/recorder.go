@@ -1,7 +1,9 @@
 package openapitest
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -95,4 +97,34 @@ func fingerprint(method, target string, status int, header http.Header, body []b
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum
+}
+
+// Transport returns a RoundTripper that sends through next
+// (http.DefaultTransport when nil) and records every answer: a client
+// built on it has every response validated, whoever sends the request.
+func (r *Recorder) Transport(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return recording{r: r, next: next}
+}
+
+type recording struct {
+	r    *Recorder
+	next http.RoundTripper
+}
+
+func (rt recording) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := rt.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	rt.r.Record(req, res.StatusCode, res.Header, b)
+	res.Body = io.NopCloser(bytes.NewReader(b))
+	return res, nil
 }

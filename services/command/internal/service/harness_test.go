@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
 	"github.com/ticketsys/ticketsys/pkg/auth"
 	"github.com/ticketsys/ticketsys/pkg/svcmain"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
@@ -136,13 +137,16 @@ func (s *stack) start(overrides ...string) *instance {
 		cancel()
 		s.t.Fatalf("the command service did not start: %v", err)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	// Every answer is validated against the command service's OpenAPI
+	// description (api/openapi/command.yaml) when the test ends.
+	transport := &http.Transport{MaxIdleConnsPerHost: 64}
+	client := &http.Client{Transport: openapitest.Command(s.t).Recorder(s.t).Transport(transport)}
 	s.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			s.t.Errorf("the command service did not stop cleanly: %v", err)
 		}
-		client.CloseIdleConnections()
+		transport.CloseIdleConnections()
 	})
 	return &instance{URL: "http://" + a, client: client}
 }
