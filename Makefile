@@ -17,12 +17,19 @@ MODULES := . client deploy pkg/testinfra/containers tests/chaos tests/cloudevent
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help dev test fuzz fuzz-smoke chaos chaos-cluster bench bench-quick build migrate tidy vet modules-check
+.PHONY: help dev dev-reset test fuzz fuzz-smoke chaos chaos-cluster bench bench-quick build migrate tidy vet modules-check
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-dev: ## run the local stack without Docker (Postgres and Redis must run; NATS is started if absent)
-	@scripts/dev.sh
+# cmd/devstack is built, then run (not go run), so that Ctrl-C reaches it
+# directly and it stops what it started.
+dev: ## run the local stack without Docker (your Postgres/Redis/NATS, or private ones in .dev/ from the installed packages)
+	@$(GO) build -o .cache/bin/devstack ./cmd/devstack
+	@.cache/bin/devstack
+
+dev-reset: ## wipe .dev/ (make dev's private Postgres, Redis and NATS data); refused while make dev runs
+	@$(GO) build -o .cache/bin/devstack ./cmd/devstack
+	@.cache/bin/devstack -reset
 
 test: ## every test of every module, against real Postgres, Redis and NATS
 	@for m in $(MODULES); do \

@@ -10,14 +10,14 @@
 #   make deploy-render    prints the rendered manifests: OVERLAY=production (default) or base
 #   make caddy            builds the pinned Caddy (the front door of make dev) into .cache/bin
 #
-# `make dev` itself (scripts/dev.sh) builds Caddy and nats-server on first use.
+# `make dev` itself (cmd/devstack) builds Caddy and nats-server on first use.
 
 GO ?= go
 STACK_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 STACK_BIN := $(STACK_ROOT)/.cache/bin
 COMPOSE ?= docker compose
 OVERLAY ?= production
-# Keep in step with scripts/dev.sh and deploy/caddy/Dockerfile (a test checks
+# Keep in step with cmd/devstack and deploy/caddy/Dockerfile (a test checks
 # that those two agree).
 CADDY_VERSION ?= v2.11.9
 

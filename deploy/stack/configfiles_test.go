@@ -47,13 +47,13 @@ func TestFrontDoorIsTheDevOne(t *testing.T) {
 	df := readDockerfile(t, filepath.Join(repoRoot(t), "deploy", "caddy", "Dockerfile"))
 	checkFinalImage(t, "frontdoor", df, fd.HealthCheck != nil)
 
-	pin := regexp.MustCompile(`CADDY_VERSION=(v[0-9.]+)`).FindStringSubmatch(readFile(t, "scripts/dev.sh"))
+	pin := regexp.MustCompile(`const caddyVersion = "(v[0-9.]+)"`).FindStringSubmatch(readFile(t, "cmd/devstack/main.go"))
 	build, _ := df.Stage("build")
 	if pin == nil || !strings.Contains(strings.Join(build.All("ARG"), " "), "CADDY_VERSION="+pin[1]) {
-		t.Errorf("deploy/caddy/Dockerfile does not build the Caddy version scripts/dev.sh pins (%v)", pin)
+		t.Errorf("deploy/caddy/Dockerfile does not build the Caddy version make dev (cmd/devstack) pins (%v)", pin)
 	}
 	if pin != nil && !strings.Contains(readFile(t, "mk/stack.mk"), "CADDY_VERSION ?= "+pin[1]) {
-		t.Errorf("mk/stack.mk does not build the Caddy version scripts/dev.sh pins (%s)", pin[1])
+		t.Errorf("mk/stack.mk does not build the Caddy version make dev (cmd/devstack) pins (%s)", pin[1])
 	}
 }
 
@@ -112,14 +112,14 @@ func TestNATSConfigSyncsEveryWrite(t *testing.T) {
 // the services refuse unless ENV=development, and both say development.
 func TestDevKeysMatchMakeDev(t *testing.T) {
 	t.Parallel()
-	dev := readFile(t, "scripts/dev.sh")
+	dev := readFile(t, "cmd/devstack/main.go")
 	for _, want := range []string{
-		`export ENV=${ENV:-development}`,
-		`export AUTH_PUBLIC_KEY_FILE=$root/deploy/dev-keys/public.pem`,
-		`export AUTH_PRIVATE_KEY_FILE=${AUTH_PRIVATE_KEY_FILE:-$root/deploy/dev-keys/private.pem}`,
+		`setDefault("ENV", "development")`,
+		`os.Setenv("AUTH_PUBLIC_KEY_FILE", filepath.Join(d.root, "deploy", "dev-keys", "public.pem"))`,
+		`setDefault("AUTH_PRIVATE_KEY_FILE", filepath.Join(d.root, "deploy", "dev-keys", "private.pem"))`,
 	} {
 		if !strings.Contains(dev, want) {
-			t.Errorf("scripts/dev.sh lacks %s", want)
+			t.Errorf("cmd/devstack/main.go lacks %s", want)
 		}
 	}
 	p := loadProject(t, nil)
