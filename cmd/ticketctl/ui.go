@@ -42,7 +42,7 @@ server-sent events (GET /events) and reconnects by itself; it loads nothing from
 Events are read with an ordered consumer from the moment ui starts (as events tail does, it
 never disturbs the durable consumer). Every second the page gets the consumer's pending,
 ack pending and redelivered counts (as events stats reports them), the stream's last
-sequence, the DLQ size and the hit ratio from cache_requests_total on --query-metrics, over
+sequence, the DLQ size and the hit ratio from ticketsys_cache_requests_total on --query-metrics, over
 the last second and overall. What cannot be read is shown as absent or n/a.
 
 It listens on loopback by default: the page has no login, so think twice before --addr

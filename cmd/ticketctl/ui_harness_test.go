@@ -58,10 +58,10 @@ func fakeQueryMetrics(t *testing.T) string {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		n := scrapes.Add(1)
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, "# TYPE cache_requests_total counter\n"+
-			"cache_requests_total{kind=\"ticket\",result=\"hit\"} %d\n"+
-			"cache_requests_total{kind=\"ticket\",result=\"miss\"} %d\n"+
-			"cache_requests_total{kind=\"list\",result=\"bypass\"} 0\n", 9*n, n)
+		fmt.Fprintf(w, "# TYPE ticketsys_cache_requests_total counter\n"+
+			"ticketsys_cache_requests_total{kind=\"ticket\",result=\"hit\"} %d\n"+
+			"ticketsys_cache_requests_total{kind=\"ticket\",result=\"miss\"} %d\n"+
+			"ticketsys_cache_requests_total{kind=\"list\",result=\"bypass\"} 0\n", 9*n, n)
 	}))
 	t.Cleanup(ts.Close)
 	return ts.URL + "/metrics"

@@ -62,7 +62,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 					name = strings.TrimSuffix(name, suffix)
 				}
 				used++
-				if !strings.Contains(source, `"`+name+`"`) {
+				if !exported.Exports(source, name) {
 					t.Errorf("panel %q uses %s, which no service exports", p.Title, name)
 				}
 			}

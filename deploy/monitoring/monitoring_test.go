@@ -67,7 +67,7 @@ func TestAlertsUseExportedMetricsAndHaveRunbooks(t *testing.T) {
 				}
 				name := strings.TrimSuffix(m, "_bucket")
 				names++
-				if !strings.Contains(source, `"`+name+`"`) {
+				if !exported.Exports(source, name) {
 					t.Errorf("%s uses %s, which no service exports", r.Alert, name)
 				}
 			}

@@ -230,7 +230,9 @@ func TestMetrics(t *testing.T) {
 
 func TestNewRegistry(t *testing.T) {
 	t.Parallel()
-	mfs, err := httpx.NewRegistry().Gather()
+	reg, app := httpx.NewRegistry()
+	app.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "probes_total", Help: "A test counter."}))
+	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +240,15 @@ func TestNewRegistry(t *testing.T) {
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
-	if !names["go_goroutines"] {
-		t.Errorf("the registry lacks the Go collector's go_goroutines; it has %v", names)
+	// The standard collectors keep their standard names; the application's
+	// own metrics carry the prefix.
+	for _, want := range []string{"go_goroutines", "go_build_info", "ticketsys_probes_total"} {
+		if !names[want] {
+			t.Errorf("the registry lacks %s; it has %v", want, names)
+		}
+	}
+	if names["probes_total"] {
+		t.Error("an application metric is registered without the ticketsys_ prefix")
 	}
 }
 

@@ -18,7 +18,8 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// NewMetrics registers http_requests_total and http_request_duration_seconds on reg. It returns
+// NewMetrics registers http_requests_total and http_request_duration_seconds on reg (a
+// registerer that prefixes them, see NewRegistry). It returns
 // an error instead of panicking so that a double registration is reported at start like any
 // other configuration problem.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -52,12 +53,22 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 	}
 }
 
-// NewRegistry returns a registry with the Go runtime and process collectors, which every service
-// wants next to its own metrics; the global default registry is avoided so tests stay isolated.
-func NewRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+// MetricPrefix begins the name of every metric the application itself
+// defines (ticketsys_http_requests_total, ticketsys_outbox_backlog_rows, …);
+// the standard Go runtime, process and build-info collectors keep their
+// standard names (go_*, process_*, go_build_info).
+const MetricPrefix = "ticketsys_"
+
+// NewRegistry returns a registry with the Go runtime, process and Go
+// build-info collectors, which every service wants next to its own metrics,
+// and app, a registerer on it that begins every name with MetricPrefix: the
+// service registers its own metrics on app, so their names in the source lack
+// the prefix. The global default registry is avoided so tests stay isolated.
+func NewRegistry() (reg *prometheus.Registry, app prometheus.Registerer) {
+	reg = prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector())
+	return reg, prometheus.WrapRegistererWithPrefix(MetricPrefix, reg)
 }
 
 // MetricsHandler serves g in the Prometheus text format, for GET /metrics.

@@ -20,17 +20,17 @@ type pgCollector struct {
 func NewPgx(pool *pgxpool.Pool, name string) prometheus.Collector {
 	c := &pgCollector{pool: pool, labels: prometheus.Labels{"pool": name}, descs: map[string]*prometheus.Desc{}}
 	for key, help := range map[string]string{
-		"pgx_pool_total_conns":                "Connections open (idle, acquired and being built).",
-		"pgx_pool_idle_conns":                 "Connections idle in the pool.",
-		"pgx_pool_acquired_conns":             "Connections in use.",
-		"pgx_pool_max_conns":                  "Maximum pool size.",
-		"pgx_pool_acquires_total":             "Connections acquired from the pool.",
-		"pgx_pool_empty_acquires_total":       "Acquires that had to wait for a connection.",
-		"pgx_pool_canceled_acquires_total":    "Acquires canceled by their context.",
-		"pgx_pool_acquire_duration_seconds":   "Total time spent acquiring connections.",
-		"pgx_pool_new_conns_total":            "Connections opened.",
-		"pgx_pool_max_lifetime_closes_total":  "Connections closed for reaching their maximum lifetime.",
-		"pgx_pool_max_idle_time_closes_total": "Connections closed for idling too long.",
+		"pgx_pool_total_conns":                    "Connections open (idle, acquired and being built).",
+		"pgx_pool_idle_conns":                     "Connections idle in the pool.",
+		"pgx_pool_acquired_conns":                 "Connections in use.",
+		"pgx_pool_max_conns":                      "Maximum pool size.",
+		"pgx_pool_acquires_total":                 "Connections acquired from the pool.",
+		"pgx_pool_empty_acquires_total":           "Acquires that had to wait for a connection.",
+		"pgx_pool_canceled_acquires_total":        "Acquires canceled by their context.",
+		"pgx_pool_acquire_duration_seconds_total": "Total time spent acquiring connections.",
+		"pgx_pool_new_conns_total":                "Connections opened.",
+		"pgx_pool_max_lifetime_closes_total":      "Connections closed for reaching their maximum lifetime.",
+		"pgx_pool_max_idle_time_closes_total":     "Connections closed for idling too long.",
 	} {
 		c.descs[key] = prometheus.NewDesc(key, help, nil, c.labels)
 	}
@@ -54,7 +54,7 @@ func (c *pgCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("pgx_pool_acquires_total", float64(s.AcquireCount()))
 	counter("pgx_pool_empty_acquires_total", float64(s.EmptyAcquireCount()))
 	counter("pgx_pool_canceled_acquires_total", float64(s.CanceledAcquireCount()))
-	counter("pgx_pool_acquire_duration_seconds", s.AcquireDuration().Seconds())
+	counter("pgx_pool_acquire_duration_seconds_total", s.AcquireDuration().Seconds())
 	counter("pgx_pool_new_conns_total", float64(s.NewConnsCount()))
 	counter("pgx_pool_max_lifetime_closes_total", float64(s.MaxLifetimeDestroyCount()))
 	counter("pgx_pool_max_idle_time_closes_total", float64(s.MaxIdleDestroyCount()))

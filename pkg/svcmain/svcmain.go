@@ -223,9 +223,12 @@ func NewCommand[C Config](name, summary string, defaults C, fn func(context.Cont
 type Process struct {
 	Name string
 	Log  *slog.Logger
-	// Registry holds the Go runtime, process and build-info collectors; the
-	// service registers its own metrics on it and serves it at /metrics.
-	Registry    *prometheus.Registry
+	// Registry holds the Go runtime, process and build-info collectors; it
+	// is what the service serves at /metrics.
+	Registry *prometheus.Registry
+	// Metrics is where the service registers its own metrics: a registerer
+	// on Registry that begins each name with httpx.MetricPrefix (ticketsys_).
+	Metrics     prometheus.Registerer
 	ready       func(string)
 	stopTracing func(context.Context) error
 	pprofAddr   string
@@ -244,9 +247,9 @@ func start(ctx context.Context, name string, base Base, env Env) (*Process, erro
 	if err != nil {
 		return nil, err
 	}
-	reg := httpx.NewRegistry()
+	reg, app := httpx.NewRegistry()
 	reg.MustRegister(buildinfo.Collector(name))
-	return &Process{Name: name, Log: log, Registry: reg, ready: env.Ready, stopTracing: stop, pprofAddr: base.PprofAddr}, nil
+	return &Process{Name: name, Log: log, Registry: reg, Metrics: app, ready: env.Ready, stopTracing: stop, pprofAddr: base.PprofAddr}, nil
 }
 
 func (p *Process) close(ctx context.Context) {

@@ -151,9 +151,9 @@ func TestRunServesOpsAndAppliesEvents(t *testing.T) {
 	// The ack and its metrics follow the Redis write; a scrape may come
 	// between the counter and the histogram of one event, so all are awaited.
 	wants := []string{
-		`cache_events_processed_total{change="created",outcome="applied"} 1`,
-		"cache_write_to_fresh_seconds_count 1", `cache_event_processing_seconds_count{outcome="applied"} 1`,
-		"cache_event_redeliveries_total 0", "cache_dlq_purges_pending 0",
+		`ticketsys_cache_events_processed_total{change="created",outcome="applied"} 1`,
+		"ticketsys_cache_write_to_fresh_seconds_count 1", `ticketsys_cache_event_processing_seconds_count{outcome="applied"} 1`,
+		"ticketsys_cache_event_redeliveries_total 0", "ticketsys_cache_dlq_purges_pending 0",
 	}
 	var metrics string
 	testinfra.Eventually(t, 10*time.Second, func() bool {
@@ -165,6 +165,7 @@ func TestRunServesOpsAndAppliesEvents(t *testing.T) {
 		}
 		return true
 	}, "the event's metrics never all showed: want %q", wants)
+	testinfra.LintMetrics(t, base+"/metrics")
 	info, err := js.Consumer(ctx, name, "cache-invalidator")
 	if err != nil {
 		t.Fatalf("durable consumer: %v", err)

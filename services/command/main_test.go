@@ -123,6 +123,7 @@ func TestRunMigratesServesAndShutsDownGracefully(t *testing.T) {
 	}
 	id := strings.TrimPrefix(res.Header.Get("Location"), "/tickets/")
 	res.Body.Close()
+	testinfra.LintMetrics(t, base+"/metrics")
 
 	// Hold the ticket's row lock so the next write stays in flight.
 	conn, err := pgx.Connect(t.Context(), dbURL)

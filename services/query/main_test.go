@@ -107,6 +107,7 @@ func TestRunServesAndStops(t *testing.T) {
 			t.Fatalf("GET /tickets: %d %s %s, want X-Cache %s", res.StatusCode, res.Header.Get("X-Cache"), body, want)
 		}
 	}
+	testinfra.LintMetrics(t, base+"/metrics")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)

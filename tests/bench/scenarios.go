@@ -233,7 +233,7 @@ func get(u string, h http.Header) (http.Header, error) {
 // herdReads sends n concurrent reads of one uncached ticket and returns how
 // many Postgres reads they caused, from the query service's own count.
 func herdReads(ctx context.Context, st *stack, query *proc, id string, n int) (int, error) {
-	before, err := metric(query.url, `cache_loads_total{kind="ticket"}`)
+	before, err := metric(query.url, `ticketsys_cache_loads_total{kind="ticket"}`)
 	if err != nil {
 		return 0, err
 	}
@@ -263,7 +263,7 @@ func herdReads(ctx context.Context, st *stack, query *proc, id string, n int) (i
 	if n := failed.Load(); n > 0 {
 		return 0, fmt.Errorf("herd: %d reads failed", n)
 	}
-	after, err := metric(query.url, `cache_loads_total{kind="ticket"}`)
+	after, err := metric(query.url, `ticketsys_cache_loads_total{kind="ticket"}`)
 	return int(after - before), err
 }
 

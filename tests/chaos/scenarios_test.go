@@ -292,7 +292,7 @@ func scenarios(d durations) []scenario {
 			fault: func(r *run) window {
 				leader, ok := r.s.relayLeader()
 				if !ok {
-					r.t.Fatal("no command instance reports outbox_relay_active 1")
+					r.t.Fatal("no command instance reports ticketsys_outbox_relay_active 1")
 				}
 				from := time.Now()
 				r.s.commands[leader].Kill()

@@ -172,10 +172,10 @@ func removeToxic(t testing.TB, p *toxiproxy.Proxy, name string) {
 }
 
 // relayLeader is the command instance whose relay holds the lock, by its
-// outbox_relay_active gauge.
+// ticketsys_outbox_relay_active gauge.
 func (s *system) relayLeader() (int, bool) {
 	for i, p := range s.commands {
-		if v, ok := scrapeGauge(p.URL(), "outbox_relay_active"); ok && v == 1 {
+		if v, ok := scrapeGauge(p.URL(), "ticketsys_outbox_relay_active"); ok && v == 1 {
 			return i, true
 		}
 	}

@@ -111,7 +111,7 @@ func (sc scrape) gauge(name string) float64 {
 	return -1
 }
 
-// The label values http_requests_total and http_request_duration_seconds
+// The label values ticketsys_http_requests_total and ticketsys_http_request_duration_seconds
 // may take: methods are a closed set, routes are the registered templates or
 // "unmatched", statuses are three digits.
 var (
@@ -136,7 +136,7 @@ func (sc scrape) labelProblems() []string {
 				case len(v) > 128:
 					out = append(out, fmt.Sprintf("%s{%s=%.80q...}: %d bytes", name, l.GetName(), v, len(v)))
 				}
-				if name != "http_requests_total" && name != "http_request_duration_seconds" {
+				if name != "ticketsys_http_requests_total" && name != "ticketsys_http_request_duration_seconds" {
 					continue
 				}
 				switch l.GetName() {

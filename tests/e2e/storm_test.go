@@ -39,7 +39,7 @@ const (
 	stormMaxHeap     = 128 << 20 // go_memstats_heap_inuse_bytes after the storm
 	// stormSeriesSlack is how many series /metrics may gain during the storm
 	// after the warm-up: a status code first seen on a route adds one line of
-	// http_requests_total. Label values themselves are checked one by one.
+	// ticketsys_http_requests_total. Label values themselves are checked one by one.
 	stormSeriesSlack = 12
 	stormMaxDuration = 3 * time.Minute
 )

@@ -11,9 +11,14 @@ import (
 	"testing"
 )
 
+// Prefix begins every metric name the services export (pkg/httpx's
+// MetricPrefix): the registry adds it, so the source writes the names
+// without it.
+const Prefix = "ticketsys_"
+
 // Source is the non-test Go source of the repository's services/ and pkg/
 // (root is the repository's root), where every metric name is a string
-// literal; a name is exported when Source contains it in quotes.
+// literal; see Exports.
 func Source(t testing.TB, root string) string {
 	t.Helper()
 	var sb strings.Builder
@@ -34,4 +39,12 @@ func Source(t testing.TB, root string) string {
 		}
 	}
 	return sb.String()
+}
+
+// Exports reports whether a service exports the metric name: name carries
+// Prefix, and source (from Source) holds the rest of it in quotes, as the
+// services register it, or, as for ticketsys_build_info, the whole name.
+func Exports(source, name string) bool {
+	rest, ok := strings.CutPrefix(name, Prefix)
+	return ok && (strings.Contains(source, `"`+rest+`"`) || strings.Contains(source, `"`+name+`"`))
 }

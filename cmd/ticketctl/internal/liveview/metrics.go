@@ -12,21 +12,21 @@ import (
 )
 
 // cacheSeries is the query service's counter of reads by kind and cache result.
-const cacheSeries = "cache_requests_total"
+const cacheSeries = "ticketsys_cache_requests_total"
 
 // maxScrape bounds what is read from the metrics endpoint: a wrong URL must not fill memory.
 const maxScrape = 8 << 20
 
 var errNoCacheSeries = errors.New(cacheSeries + " not exposed")
 
-// cacheCounts are the cache_requests_total counters, summed over kind.
+// cacheCounts are the ticketsys_cache_requests_total counters, summed over kind.
 type cacheCounts struct {
 	hit, miss, bypass float64
 }
 
 func (c cacheCounts) total() float64 { return c.hit + c.miss + c.bypass }
 
-// parseCacheCounts reads a Prometheus text exposition and sums cache_requests_total by
+// parseCacheCounts reads a Prometheus text exposition and sums ticketsys_cache_requests_total by
 // result. errNoCacheSeries means the target answered but is not the query service (or it
 // has served no reads yet: client_golang shows a labelled counter only once it was used).
 func parseCacheCounts(r io.Reader) (cacheCounts, error) {

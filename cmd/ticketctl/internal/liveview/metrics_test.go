@@ -11,19 +11,19 @@ import (
 )
 
 // exposition is what the query service's /metrics shows, trimmed to a few families.
-const exposition = `# HELP cache_requests_total Reads by kind (ticket, list) and cache result (hit, miss, bypass).
-# TYPE cache_requests_total counter
-cache_requests_total{kind="list",result="hit"} 30
-cache_requests_total{kind="list",result="miss"} 10
-cache_requests_total{kind="ticket",result="bypass"} 2
-cache_requests_total{kind="ticket",result="hit"} 60
-cache_requests_total{kind="ticket",result="miss"} 18
-# HELP cache_loads_total Postgres reads made to fill the cache.
-# TYPE cache_loads_total counter
-cache_loads_total{kind="ticket"} 17
-# HELP http_requests_total Requests.
-# TYPE http_requests_total counter
-http_requests_total{method="GET",route="/tickets/:id",status="200"} 80
+const exposition = `# HELP ticketsys_cache_requests_total Reads by kind (ticket, list) and cache result (hit, miss, bypass).
+# TYPE ticketsys_cache_requests_total counter
+ticketsys_cache_requests_total{kind="list",result="hit"} 30
+ticketsys_cache_requests_total{kind="list",result="miss"} 10
+ticketsys_cache_requests_total{kind="ticket",result="bypass"} 2
+ticketsys_cache_requests_total{kind="ticket",result="hit"} 60
+ticketsys_cache_requests_total{kind="ticket",result="miss"} 18
+# HELP ticketsys_cache_loads_total Postgres reads made to fill the cache.
+# TYPE ticketsys_cache_loads_total counter
+ticketsys_cache_loads_total{kind="ticket"} 17
+# HELP ticketsys_http_requests_total Requests.
+# TYPE ticketsys_http_requests_total counter
+ticketsys_http_requests_total{method="GET",route="/tickets/:id",status="200"} 80
 `
 
 func TestParseCacheCounts(t *testing.T) {
@@ -44,7 +44,7 @@ func TestParseCacheCounts(t *testing.T) {
 		t.Fatalf("a target that is not the query service: got %v, want %v", err, errNoCacheSeries)
 	}
 
-	_, err = parseCacheCounts(strings.NewReader("cache_requests_total{result=\"hit\" 3\n"))
+	_, err = parseCacheCounts(strings.NewReader("ticketsys_cache_requests_total{result=\"hit\" 3\n"))
 	if err == nil {
 		t.Fatal("a broken exposition parsed without an error")
 	}

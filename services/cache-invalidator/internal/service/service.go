@@ -64,7 +64,7 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
 		_ = rdb.Close()
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	reg := p.Registry
+	reg := p.Metrics
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
 		nc.Close()
@@ -87,7 +87,7 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
 	reg.MustRegister(w.LagCollector(), poolmetrics.NewRedis(rdb))
 
 	engine := httpx.NewEngine(p.Log, httpMetrics)
-	httpx.RegisterOps(engine, reg,
+	httpx.RegisterOps(engine, p.Registry,
 		httpx.Check{Name: "nats", Fn: func(context.Context) error { return natsUp(nc) }},
 		httpx.Check{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		httpx.Check{Name: "consumer", Fn: w.Ready},

@@ -24,7 +24,7 @@ import (
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/invalidation"
 )
 
-// Outcomes of one delivery, as counted in cache_events_processed_total.
+// Outcomes of one delivery, as counted in ticketsys_cache_events_processed_total.
 const (
 	outcomeApplied      = "applied"       // the cache now reflects the event
 	outcomeSuperseded   = "superseded"    // a newer version was cached already; lists still bumped

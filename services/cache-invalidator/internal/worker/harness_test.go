@@ -116,7 +116,8 @@ func (h *harness) startWith(cfg worker.Config, cache *ticketcache.Cache) *runnin
 // rebumpDelay (0: never).
 func (h *harness) startRule(cfg worker.Config, cache invalidation.Cache, rebumpDelay time.Duration) *running {
 	h.t.Helper()
-	m, err := worker.NewMetrics(httpx.NewRegistry())
+	_, reg := httpx.NewRegistry()
+	m, err := worker.NewMetrics(reg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func TestOrderAndExactlyOnceWithTwoInstances(t *testing.T) {
 	}
 	wg.Wait()
 	// One relay holds the lock; the other waits for it.
-	if a, b := metricValue(t, srvs[0].URL, "outbox_relay_active"), metricValue(t, srvs[1].URL, "outbox_relay_active"); a+b != 1 {
+	if a, b := metricValue(t, srvs[0].URL, "ticketsys_outbox_relay_active"), metricValue(t, srvs[1].URL, "ticketsys_outbox_relay_active"); a+b != 1 {
 		t.Fatalf("relays active: %v and %v, want exactly one", a, b)
 	}
 
@@ -180,9 +180,9 @@ func TestRepublishIsDroppedAsDuplicate(t *testing.T) {
 		t.Fatalf("the event was published %d times, want twice (once again after the reset)", n)
 	}
 	testinfra.Eventually(t, 5*time.Second, func() bool {
-		return metricValue(t, srv.URL, `outbox_published_total{outcome="duplicate"}`) >= 1
+		return metricValue(t, srv.URL, `ticketsys_outbox_published_total{outcome="duplicate"}`) >= 1
 	}, "no duplicate counted")
-	if metricValue(t, srv.URL, `pgx_pool_acquires_total{pool="primary"}`) < 1 {
+	if metricValue(t, srv.URL, `ticketsys_pgx_pool_acquires_total{pool="primary"}`) < 1 {
 		t.Fatal("pool metrics missing from /metrics")
 	}
 }

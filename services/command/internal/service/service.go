@@ -100,7 +100,7 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	reg := p.Registry
+	reg := p.Metrics
 	reg.MustRegister(poolmetrics.NewPgx(pool, "primary"))
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
@@ -109,7 +109,7 @@ func serve(ctx context.Context, p *svcmain.Process, cfg config.Serve) error {
 	}
 	store := postgres.New(pool)
 	engine := httpx.NewEngine(p.Log, httpMetrics, httpx.WithTracing(p.Name))
-	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: pool.Ping})
+	httpx.RegisterOps(engine, p.Registry, httpx.Check{Name: "postgres", Fn: pool.Ping})
 	ticketapi.Routes(engine, app.New(store, cfg.EventSource), verifier, p.Log,
 		httpx.Limit(cfg.HTTP.MaxInFlight, cfg.HTTP.QueueWait))
 

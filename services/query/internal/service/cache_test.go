@@ -128,11 +128,11 @@ func TestCacheMetricsAndDebugLog(t *testing.T) {
 	h.get("/tickets/" + tk.ID)
 	h.get("/tickets")
 	for series, want := range map[string]string{
-		`cache_requests_total{kind="ticket",result="miss"}`: "1",
-		`cache_requests_total{kind="ticket",result="hit"}`:  "2",
-		`cache_requests_total{kind="list",result="miss"}`:   "1",
-		`cache_loads_total{kind="ticket"}`:                  "1",
-		`redis_circuit_breaker_state`:                       "0",
+		`ticketsys_cache_requests_total{kind="ticket",result="miss"}`: "1",
+		`ticketsys_cache_requests_total{kind="ticket",result="hit"}`:  "2",
+		`ticketsys_cache_requests_total{kind="list",result="miss"}`:   "1",
+		`ticketsys_cache_loads_total{kind="ticket"}`:                  "1",
+		`ticketsys_redis_circuit_breaker_state`:                       "0",
 	} {
 		if got := h.metric(series); got != series+" "+want {
 			t.Errorf("metric %q, want %s", got, want)

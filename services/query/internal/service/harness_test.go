@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketsys/ticketsys/api/openapi/openapitest"
 	"github.com/ticketsys/ticketsys/pkg/auth"
+	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/problem"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
@@ -107,7 +107,8 @@ func (h *harness) start(opts []service.Option, overrides ...string) *httptest.Se
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(h.logOut, &slog.HandlerOptions{Level: level}))
-	svc, err := service.New(context.Background(), cfg, log, prometheus.NewRegistry(), opts...)
+	reg, app := httpx.NewRegistry()
+	svc, err := service.New(context.Background(), cfg, log, app, reg, opts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}

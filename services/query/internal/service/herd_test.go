@@ -98,7 +98,7 @@ func TestThunderingHerd(t *testing.T) {
 		}
 		// Hold the first load until every reader has missed the cache and
 		// is on its way to Postgres.
-		misses := `cache_requests_total{kind="` + kind + `",result="miss"} ` + strconv.Itoa(n)
+		misses := `ticketsys_cache_requests_total{kind="` + kind + `",result="miss"} ` + strconv.Itoa(n)
 		testinfra.Eventually(t, 60*time.Second, func() bool { return h.metric(misses[:strings.LastIndex(misses, " ")]) == misses },
 			"the %d readers never all missed the cache", n)
 		close(gate)

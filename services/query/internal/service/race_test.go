@@ -78,7 +78,7 @@ func TestNoStaleSetForTicket(t *testing.T) {
 	if string(r.body) != apiJSON(t, v2) || r.header.Get("ETag") != `"2"` {
 		t.Fatalf("after the race the cache holds %s (ETag %s), want v2", r.body, r.header.Get("ETag"))
 	}
-	if got := h.metric(`cache_stale_writes_refused_total{kind="ticket"}`); !strings.HasSuffix(got, " 1") {
+	if got := h.metric(`ticketsys_cache_stale_writes_refused_total{kind="ticket"}`); !strings.HasSuffix(got, " 1") {
 		t.Fatalf("refusal not counted: %q", got)
 	}
 }
@@ -104,7 +104,7 @@ func TestNoStaleSetOverTombstone(t *testing.T) {
 	r := h.get("/tickets/" + live.ID)
 	mustStatus(t, r, http.StatusNotFound)
 	mustCache(t, r, "HIT")
-	if got := h.metric(`cache_stale_writes_refused_total{kind="ticket"}`); !strings.HasSuffix(got, " 1") {
+	if got := h.metric(`ticketsys_cache_stale_writes_refused_total{kind="ticket"}`); !strings.HasSuffix(got, " 1") {
 		t.Fatalf("refusal not counted: %q", got)
 	}
 }

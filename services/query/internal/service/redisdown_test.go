@@ -60,7 +60,9 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 
 	rp.Stop()
 	testinfra.Eventually(t, 15*time.Second, func() bool { return h.get(paths[0]).cache() == "BYPASS" }, "reads never bypassed the stopped Redis")
-	testinfra.Eventually(t, 15*time.Second, func() bool { return h.metric("redis_circuit_breaker_state") == "redis_circuit_breaker_state 2" },
+	testinfra.Eventually(t, 15*time.Second, func() bool {
+		return h.metric("ticketsys_redis_circuit_breaker_state") == "ticketsys_redis_circuit_breaker_state 2"
+	},
 		"the breaker never opened")
 	for _, p := range paths {
 		r := h.get(p)
@@ -84,7 +86,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		testinfra.Eventually(t, 15*time.Second, func() bool { return h.get(p).cache() == "HIT" }, "caching never resumed for %s", p)
 	}
 	mustStatus(t, h.get("/redis-health", "Authorization", ""), http.StatusOK)
-	if got := h.metric("redis_circuit_breaker_state"); got != "redis_circuit_breaker_state 0" {
+	if got := h.metric("ticketsys_redis_circuit_breaker_state"); got != "ticketsys_redis_circuit_breaker_state 0" {
 		t.Fatalf("breaker %q after recovery", got)
 	}
 
@@ -116,7 +118,7 @@ func TestRedisNeverUp(t *testing.T) {
 	}
 	mustStatus(t, h.get("/readyz"), http.StatusOK)
 	mustStatus(t, h.get("/redis-health"), http.StatusServiceUnavailable)
-	if got := h.metric(`cache_requests_total{kind="ticket",result="bypass"}`); got != `cache_requests_total{kind="ticket",result="bypass"} 5` {
+	if got := h.metric(`ticketsys_cache_requests_total{kind="ticket",result="bypass"}`); got != `ticketsys_cache_requests_total{kind="ticket",result="bypass"} 5` {
 		t.Fatalf("bypasses counted as %q", got)
 	}
 }

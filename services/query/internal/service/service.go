@@ -41,7 +41,7 @@ var App = svcmain.App{
 
 func serve(ctx context.Context, p *svcmain.Process, cfg config.Config) error {
 	redisconn.SetLogger(p.Log)
-	svc, err := New(ctx, cfg, p.Log, p.Registry)
+	svc, err := New(ctx, cfg, p.Log, p.Metrics, p.Registry)
 	if err != nil {
 		return err
 	}
@@ -73,8 +73,8 @@ func WithStore(wrap func(app.Store) app.Store) Option {
 
 // New builds the service. Neither Postgres nor Redis need be up: the pool
 // connects lazily (and /readyz reports it), and reads bypass a Redis that
-// does not answer.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry, opts ...Option) (*Service, error) {
+// does not answer. It registers its metrics on reg and serves g at /metrics.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer, g prometheus.Gatherer, opts ...Option) (*Service, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -95,14 +95,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 		return nil, err
 	}
 	s := &Service{Pool: pool, rdb: rdb, verifier: verifier}
-	if err := s.build(cfg, log, reg, o); err != nil {
+	if err := s.build(cfg, log, reg, g, o); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Service) build(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, o options) error {
+func (s *Service) build(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, g prometheus.Gatherer, o options) error {
 	httpMetrics, err := httpx.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func (s *Service) build(cfg config.Config, log *slog.Logger, reg *prometheus.Reg
 	engine := httpx.NewEngine(log, httpMetrics, httpx.WithTracing("query"))
 	// Reads need only Postgres: with Redis down they bypass the cache, so
 	// Redis is not a readiness condition (/redis-health reports it).
-	httpx.RegisterOps(engine, reg, httpx.Check{Name: "postgres", Fn: s.Pool.Ping})
+	httpx.RegisterOps(engine, g, httpx.Check{Name: "postgres", Fn: s.Pool.Ping})
 	ticketapi.Routes(engine, queries, codec, s.rdb, s.verifier, log, httpx.Limit(cfg.HTTP.MaxInFlight, cfg.HTTP.QueueWait))
 	s.Handler = engine
 	return nil
