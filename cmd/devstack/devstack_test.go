@@ -47,6 +47,18 @@ func TestDevstackPrivateServers(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// Inside the namespace nothing can be downloaded: Caddy, nats-server and
+	// the services are built first, out here (the first time on a machine,
+	// building Caddy takes minutes).
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prep := exec.Command(bin, "-prepare")
+	prep.Dir = root
+	if out, err := prep.CombinedOutput(); err != nil {
+		t.Fatalf("devstack -prepare: %v\n%s", err, out)
+	}
 	// The private Postgres runs as the postgres account, which must reach its data directory: t.TempDir
 	// is private to root, so the state lives in a directory of its own under the system's temp dir.
 	state, err := os.MkdirTemp("", "devstack-test-")

@@ -47,8 +47,9 @@ const goToolchain = "go1.27.3"
 func main() {
 	state := flag.String("state", "", "directory for the private servers' data, the lock and the logs (default: .dev in the repository)")
 	reset := flag.Bool("reset", false, "wipe the state directory (refused while make dev runs) and exit")
+	prepare := flag.Bool("prepare", false, "build what make dev needs the network for (Caddy, nats-server, the services) and exit")
 	flag.Parse()
-	if err := run(*state, *reset); err != nil {
+	if err := run(*state, *reset, *prepare); err != nil {
 		fmt.Fprintf(os.Stderr, "make dev: %v\n", err)
 		os.Exit(1)
 	}
@@ -66,7 +67,7 @@ type devstack struct {
 	deps             map[string]dep
 }
 
-func run(state string, reset bool) error {
+func run(state string, reset, prepare bool) error {
 	root, err := testinfra.ModuleRoot()
 	if err != nil {
 		return err
@@ -97,6 +98,9 @@ func run(state string, reset bool) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+	if prepare {
+		return d.prepare(ctx)
+	}
 	defer func() {
 		if d.sup.any() {
 			d.say("stopping")
@@ -228,8 +232,7 @@ func (d *devstack) up(ctx context.Context) error {
 		return err
 	}
 	services := []string{"command", "query", "cache-invalidator"}
-	d.say("building %s and ticketctl", strings.Join(services, ", "))
-	if err := d.goRun(ctx, "build", "-o", d.bin+string(filepath.Separator), "./services/command", "./services/query", "./services/cache-invalidator", "./cmd/ticketctl"); err != nil {
+	if err := d.buildServices(ctx); err != nil {
 		return err
 	}
 	if err := d.createDatabase(ctx, pg.url); err != nil {
@@ -338,6 +341,27 @@ func (d *devstack) goRun(ctx context.Context, args ...string) error {
 		return fmt.Errorf("%s %s: %w", d.goCmd, strings.Join(args, " "), err)
 	}
 	return nil
+}
+
+// buildServices builds the three services and ticketctl into .cache/bin.
+func (d *devstack) buildServices(ctx context.Context) error {
+	d.say("building command, query, cache-invalidator and ticketctl")
+	return d.goRun(ctx, "build", "-o", d.bin+string(filepath.Separator), "./services/command", "./services/query",
+		"./services/cache-invalidator", "./cmd/ticketctl")
+}
+
+// prepare builds everything make dev may need the network for (modules
+// from the proxy): Caddy, the pinned nats-server and the services. Run
+// once, it lets make dev start where nothing can be downloaded, such as a
+// network namespace of its own.
+func (d *devstack) prepare(ctx context.Context) error {
+	if err := d.buildCaddy(ctx); err != nil {
+		return err
+	}
+	if _, err := testinfra.NATSServerPath(); err != nil {
+		return err
+	}
+	return d.buildServices(ctx)
 }
 
 // buildCaddy builds the pinned Caddy into .cache/bin unless the binary there is that version already.
