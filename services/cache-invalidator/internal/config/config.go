@@ -47,7 +47,7 @@ type Config struct {
 	// A pull request the server lost (a consumer leader change) is noticed
 	// after two missed heartbeats, or at its expiry without heartbeats.
 	PullExpiry    time.Duration `env:"PULL_EXPIRY" envDefault:"5s"`
-	PullHeartbeat time.Duration `env:"PULL_HEARTBEAT" envDefault:"1s"`
+	PullHeartbeat time.Duration `env:"PULL_HEARTBEAT" envDefault:"500ms"`
 	// Replicas each cache write waits for (Redis WAIT); 0 waits for none.
 	RedisWaitReplicas int `env:"REDIS_WAIT_REPLICAS" envDefault:"0"`
 	// How often Redis is checked for lost data, and how far back the events

@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 	for name, got := range map[string]any{
 		"LIST_REBUMP_DELAY":         c.ListRebumpDelay == time.Second,
 		"PULL_EXPIRY":               c.PullExpiry == 5*time.Second,
-		"PULL_HEARTBEAT":            c.PullHeartbeat == time.Second,
+		"PULL_HEARTBEAT":            c.PullHeartbeat == 500*time.Millisecond,
 		"REDIS_WAIT_REPLICAS":       c.RedisWaitReplicas == 0,
 		"REDIS_LOSS_CHECK_INTERVAL": c.LossCheckInterval == time.Second,
 		"LOSS_REPLAY_WINDOW":        c.ReplayWindow == 30*time.Second,

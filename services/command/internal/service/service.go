@@ -41,7 +41,14 @@ var App = svcmain.App{
 // Intervals of the housekeeping the relay does not do.
 const (
 	pruneKeysEvery = time.Minute
-	publishTimeout = 5 * time.Second // well inside the stream's duplicate window
+	// publishTimeout bounds the wait for one publish's acknowledgement. A
+	// publish sent while the stream has no leader (an election) is never
+	// answered; its rows are retried after this, so it bounds how long the
+	// relay lags behind a new leader. Short is safe: acknowledgements come
+	// in order, so each round makes progress, and a publish retried after a
+	// late acknowledgement is dropped as a duplicate (Nats-Msg-Id, 2-minute
+	// window).
+	publishTimeout = time.Second
 )
 
 // The relay's NATS pings: a server that stops answering is dropped after
