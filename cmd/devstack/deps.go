@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -273,9 +273,7 @@ func (d *devstack) natsPasswords() (map[string]string, error) {
 	if err != nil || len(b) == 0 {
 		var sb strings.Builder
 		for _, u := range []string{"COMMAND", "INVALIDATOR", "TICKETCTL", "ADMIN"} {
-			r := make([]byte, 18)
-			_, _ = rand.Read(r)
-			fmt.Fprintf(&sb, "NATS_%s_PASSWORD=%s\n", u, base64.URLEncoding.EncodeToString(r))
+			fmt.Fprintf(&sb, "NATS_%s_PASSWORD=%s\n", u, natsPassword())
 		}
 		b = []byte(sb.String())
 		if err := os.WriteFile(file, b, 0o600); err != nil {
@@ -289,6 +287,16 @@ func (d *devstack) natsPasswords() (map[string]string, error) {
 		}
 	}
 	return pw, nil
+}
+
+// natsPassword is a random password that nats-server's config parser takes
+// as a string when auth.conf names it as a $VARIABLE: a letter first, then
+// hex. (Base64 could begin with a digit, which the parser reads as a number
+// and then fails on, as the namespace test did now and then.)
+func natsPassword() string {
+	r := make([]byte, 18)
+	_, _ = rand.Read(r)
+	return "pw" + hex.EncodeToString(r)
 }
 
 // waitServer polls ready until it succeeds, the process exits or timeout passes; the failure says why

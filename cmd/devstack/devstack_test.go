@@ -293,3 +293,14 @@ func TestLogMerger(t *testing.T) {
 		}
 	}
 }
+
+// Generated NATS passwords are plain strings to nats-server's config parser:
+// a letter first, then only letters and digits.
+func TestNATSPasswordsParseAsStrings(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z][a-z0-9]{20,}$`)
+	for range 200 {
+		if p := natsPassword(); !re.MatchString(p) {
+			t.Fatalf("password %q", p)
+		}
+	}
+}
