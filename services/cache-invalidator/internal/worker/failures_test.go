@@ -48,11 +48,7 @@ func TestRedisOutageHoldsEvents(t *testing.T) {
 	if n := testutil.ToFloat64(r.m.Redeliveries); n != 0 {
 		t.Fatalf("%v redeliveries during the outage: deliveries were handed back", n)
 	}
-	rs.Start(t)
-	// The client that the worker shares with the test dials again within a
-	// second of failed dials (go-redis's pool).
-	testinfra.Eventually(t, 5*time.Second, func() bool { return h.rdb.Ping(context.Background()).Err() == nil },
-		"Redis does not answer after its restart")
+	h.restartRedis(rs)
 	for _, tk := range tickets {
 		h.waitVersion(tk.ID, 2, false)
 	}
@@ -67,6 +63,16 @@ func TestRedisOutageHoldsEvents(t *testing.T) {
 	if msgs := h.dlqMessages(); len(msgs) != 0 {
 		t.Fatalf("%d events dead-lettered during an outage", len(msgs))
 	}
+}
+
+// restartRedis starts rs again and waits until the harness's client, which
+// the worker shares, answers: go-redis's pool dials again within a second
+// of failed dials.
+func (h *harness) restartRedis(rs *testinfra.RedisServer) {
+	h.t.Helper()
+	rs.Start(h.t)
+	testinfra.Eventually(h.t, 5*time.Second, func() bool { return h.rdb.Ping(context.Background()).Err() == nil },
+		"Redis does not answer after its restart")
 }
 
 // A worker stopped while it holds deliveries for Redis returns promptly and
@@ -91,9 +97,7 @@ func TestStopWhileHoldingHandsBack(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("stopping took %v with a delivery held", d)
 	}
-	rs.Start(t)
-	testinfra.Eventually(t, 5*time.Second, func() bool { return h.rdb.Ping(context.Background()).Err() == nil },
-		"Redis does not answer after its restart")
+	h.restartRedis(rs)
 	h.start(cfg)
 	h.waitVersion(tk.ID, 2, false)
 	h.waitDrained("cache-invalidator")

@@ -108,19 +108,7 @@ func TestFailedPublishStopsItsTicketOnly(t *testing.T) {
 	t.Parallel()
 	dbURL := ticketsdb.New(t)
 	hot, other := hotBacklog(t, dbURL, 5)
-	r, stream, nc := newRelay(t, dbURL)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateOrUpdateStream(t.Context(), stream.Config()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	r, stream, js, conn := relayWithStream(t, dbURL)
 	// v3 expects a stream sequence that is not the last: JetStream refuses
 	// it, and only it. v4 and v5 would be stored if they were sent.
 	fence := func(header string) {
@@ -258,6 +246,26 @@ func TestHotTicketDoesNotStarveOthers(t *testing.T) {
 		}
 		next++
 	}
+}
+
+// relayWithStream is newRelay with its stream created, and a session of
+// the test's own on the database, closed at cleanup.
+func relayWithStream(t *testing.T, dbURL string) (*Relay, ticketevent.StreamOptions, jetstream.JetStream, *pgx.Conn) {
+	t.Helper()
+	r, stream, nc := newRelay(t, dbURL)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateStream(t.Context(), stream.Config()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return r, stream, js, conn
 }
 
 // relayOn is a relay on a NATS server of the test's own, connected as the

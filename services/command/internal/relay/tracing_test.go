@@ -1,12 +1,9 @@
 package relay
 
 import (
-	"context"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -26,19 +23,7 @@ func TestPublishSpans(t *testing.T) {
 	t.Cleanup(func() { tracing.Install(sdktrace.NewTracerProvider()) })
 
 	dbURL := ticketsdb.New(t)
-	r, stream, nc := newRelay(t, dbURL)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateOrUpdateStream(t.Context(), stream.Config()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	r, stream, js, conn := relayWithStream(t, dbURL)
 
 	const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	traced, untraced, refused := uuid.NewString(), uuid.NewString(), uuid.NewString()
