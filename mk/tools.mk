@@ -156,9 +156,12 @@ PROMTOOL := $(TOOLS_BIN)/promtool
 $(PROMTOOL): $(TOOLS_ROOT)/tools/promtool/go.mod $(TOOLS_ROOT)/tools/promtool/go.sum
 	GOWORK=off $(GO) -C $(TOOLS_ROOT)/tools/promtool build -o $@ github.com/prometheus/prometheus/cmd/promtool
 
-rules-test: $(PROMTOOL) ## promtool check rules and promtool test rules on the alerts (deploy/monitoring)
+# check config also loads the rule files prometheus.yml names (compose's
+# observability profile), as the container reads them.
+rules-test: $(PROMTOOL) ## promtool check rules, test rules and check config (deploy/monitoring)
 	cd $(TOOLS_ROOT)/deploy/monitoring && $(PROMTOOL) check rules ticketsys.rules.yaml && \
-		$(PROMTOOL) test rules ticketsys.rules_test.yaml
+		$(PROMTOOL) test rules ticketsys.rules_test.yaml && \
+		$(PROMTOOL) check config prometheus.yml
 
 # golangci-lint v2 works on one module at a time; run it in each module of the
 # workspace, report every failing module, then fail.

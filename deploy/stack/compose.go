@@ -12,7 +12,12 @@ import (
 // with env as the whole environment (not the process's, so a test sees the
 // defaults the file promises): interpolated, normalized, validated against
 // the compose schema, with relative paths resolved against root.
-func LoadCompose(ctx context.Context, root string, env map[string]string) (*types.Project, error) {
+//
+// profiles are the active profiles, as `docker compose --profile` names
+// them: a service with a profiles: list runs only when one of them is
+// active, so with none (COMPOSE_PROFILES in env is not read) the project
+// holds the default stack and the others are in p.DisabledServices.
+func LoadCompose(ctx context.Context, root string, env map[string]string, profiles ...string) (*types.Project, error) {
 	pairs := make([]string, 0, len(env))
 	for k, v := range env {
 		pairs = append(pairs, k+"="+v)
@@ -23,6 +28,7 @@ func LoadCompose(ctx context.Context, root string, env map[string]string) (*type
 		cli.WithEnv(pairs),
 		cli.WithInterpolation(true),
 		cli.WithResolvedPaths(true),
+		cli.WithProfiles(profiles),
 	)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,16 @@ var builtFrom = map[string]string{
 
 var infrastructure = []string{"postgres", "redis", "nats"}
 
+// observability is the services of the observability profile, off unless
+// `docker compose --profile observability` turns them on.
+var observability = []string{"prometheus", "grafana", "jaeger"}
+
+// tracingVars are the OpenTelemetry variables compose passes to the three
+// services: not in their --help (the exporter and resource read them), but
+// documented in docs/configuration.md as read by the services, and all unset
+// unless the environment sets them.
+var tracingVars = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_RESOURCE_ATTRIBUTES"}
+
 // contractVars is the CONTRACT's configuration table, per process; optional
 // marks the variables without a default (unset unless the caller sets them).
 var contractVars = map[string][]string{
@@ -40,10 +50,11 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// loadProject loads the compose file with env as the whole environment.
-func loadProject(t *testing.T, env map[string]string) *types.Project {
+// loadProject loads the compose file with env as the whole environment and
+// the given profiles active (none: the default stack).
+func loadProject(t *testing.T, env map[string]string, profiles ...string) *types.Project {
 	t.Helper()
-	p, err := LoadCompose(context.Background(), repoRoot(t), env)
+	p, err := LoadCompose(context.Background(), repoRoot(t), env, profiles...)
 	if err != nil {
 		t.Fatalf("load docker-compose.yml: %v", err)
 	}
