@@ -2,10 +2,8 @@ package httpx
 
 import (
 	"log/slog"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 
 	"github.com/ticketsys/ticketsys/pkg/tracing"
 )
@@ -18,17 +16,9 @@ type EngineOption func(*gin.Engine)
 // the trace id. With tracing off it adds nothing to the chain.
 func WithTracing(service string) EngineOption {
 	return func(e *gin.Engine) {
-		if !tracing.On() {
-			return
+		if tracing.On() {
+			e.Use(traceRequests(service))
 		}
-		e.Use(otelgin.Middleware(service, otelgin.WithFilter(func(r *http.Request) bool {
-			// Probes and scrapes would drown the real traces.
-			switch r.URL.Path {
-			case "/healthz", "/readyz", "/metrics":
-				return false
-			}
-			return true
-		})))
 	}
 }
 
