@@ -23,7 +23,7 @@ help: ## list the targets
 
 # cmd/devstack is built, then run (not go run), so that Ctrl-C reaches it
 # directly and it stops what it started.
-dev: ## run the local stack without Docker (your Postgres/Redis/NATS, or private ones in .dev/ from the installed packages)
+dev: ## run the local stack (your Postgres/Redis/NATS, else private ones in .dev/ from the installed packages, else containers)
 	@$(GO) build -o .cache/bin/devstack ./cmd/devstack
 	@.cache/bin/devstack
 

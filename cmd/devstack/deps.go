@@ -28,7 +28,9 @@ const (
 	privateNATSPort     = 54222
 )
 
-const installHint = "install them (Debian/Ubuntu: apt-get install postgresql redis-server; macOS: brew install postgresql@16 redis), start your own, or set DATABASE_URL / REDIS_URL / NATS_URL"
+// installHint ends the line make dev stops with when a server is missing: every way to get one.
+const installHint = "install them (Debian/Ubuntu: apt-get install postgresql redis-server; macOS: brew install postgresql@16 redis), " +
+	"start Docker (make dev then runs them in containers), start your own, or set DATABASE_URL / REDIS_URL / NATS_URL"
 
 // dep is where one of Postgres, Redis and NATS comes from.
 type dep struct {
@@ -76,7 +78,8 @@ func redact(raw string) string {
 }
 
 // choose applies the order for one server: the URL the variable names; else the default port when
-// something answers there; else start: a private instance. probe is the server's own handshake.
+// something answers there; else start (fallback: a private instance, a container, or the install line).
+// probe is the server's own handshake.
 func choose(ctx context.Context, name, envVar, defURL, defPort string, probe func(context.Context, string) error,
 	start func() (dep, error)) (dep, error) {
 	if v := os.Getenv(envVar); v != "" {
@@ -96,6 +99,65 @@ func choose(ctx context.Context, name, envVar, defURL, defPort string, probe fun
 		return dep{url: defURL, note: "already running"}, nil
 	}
 	return start()
+}
+
+// server is how to get one of Postgres, Redis and NATS once nothing answers on its variable or default
+// port: the machine's binaries and a private instance from them, or a container.
+type server struct {
+	name, envVar, defAddr string // "PostgreSQL", "DATABASE_URL", "127.0.0.1:5432": for the messages
+	hint                  string // how to get one, for the line make dev stops with
+	find                  func() (string, error)
+	private               func(bin string) (dep, error)
+	container             func(context.Context) (dep, error)
+}
+
+// step is where fallback takes a server from.
+type step int
+
+const (
+	stepPrivate   step = iota // a private instance from the machine's binaries, under .dev/
+	stepContainer             // a container, through pkg/testinfra's containers program
+	stepInstall               // none: stop with the line saying what to install
+)
+
+// nextStep is the end of the order: the machine's binaries when found, else a container when a Docker
+// engine is configured, else the install line. docker is asked only when the binaries are missing (it
+// touches no network either way: whether the engine answers, the container's start tells).
+func nextStep(binErr error, docker func() bool) step {
+	switch {
+	case binErr == nil:
+		return stepPrivate
+	case docker():
+		return stepContainer
+	}
+	return stepInstall
+}
+
+// missing is the line make dev stops with when there is no way to get s.
+func missing(s server, binErr error) error {
+	return fmt.Errorf("no %s: nothing answers on %s and %s is unset, %w, and no Docker engine is configured "+
+		"(DOCKER_HOST and DOCKER_CONTEXT are unset, and there is no Docker socket); %s",
+		s.name, s.defAddr, s.envVar, binErr, s.hint)
+}
+
+// fallback is choose's last step for s: see nextStep.
+func (d *devstack) fallback(ctx context.Context, s server) (dep, error) {
+	bin, binErr := s.find()
+	switch nextStep(binErr, d.dockerConfigured) {
+	case stepPrivate:
+		return s.private(bin)
+	case stepContainer:
+		d.say("%s: %v; a Docker engine is configured: running it in a container", s.name, binErr)
+		dp, err := s.container(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return dep{}, ctx.Err()
+			}
+			return dep{}, fmt.Errorf("no %s: %w, and a Docker engine is configured, but its container failed: %w", s.name, binErr, err)
+		}
+		return dp, nil
+	}
+	return dep{}, missing(s, binErr)
 }
 
 // findPostgresBin returns a directory holding both initdb and postgres: on PATH, else the newest of
@@ -138,14 +200,35 @@ func isExec(path string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// startPostgres runs a private PostgreSQL from the machine's binaries: data in state/postgres (made by
-// initdb on first use, kept between runs), listening on 127.0.0.1:55432 only, no Unix socket, trust
-// authentication for the postgres role.
-func (d *devstack) startPostgres() (dep, error) {
-	bin, err := findPostgresBin()
-	if err != nil {
-		return dep{}, fmt.Errorf("no PostgreSQL: nothing answers on 127.0.0.1:5432 and DATABASE_URL is unset, and %w; %s", err, installHint)
-	}
+// The three servers past their variable and default port.
+func (d *devstack) postgresServer() server {
+	return server{name: "PostgreSQL", envVar: "DATABASE_URL", defAddr: "127.0.0.1:5432", hint: installHint,
+		find: findPostgresBin, private: d.startPostgres, container: d.postgresContainer}
+}
+
+func (d *devstack) redisServer() server {
+	return server{name: "Redis", envVar: "REDIS_URL", defAddr: "127.0.0.1:6379", hint: installHint,
+		find: findRedisBin, private: d.startRedis, container: d.redisContainer}
+}
+
+// NATS has no package to install: make dev builds the pinned nats-server with the go command.
+func (d *devstack) natsServer() server {
+	return server{name: "NATS", envVar: "NATS_URL", defAddr: "127.0.0.1:4222",
+		hint: "let make dev build the pinned nats-server (run make dev once where the Go module proxy is reachable), start Docker (make dev then runs NATS in a container), start your own, or set NATS_URL",
+		find: func() (string, error) {
+			bin, err := testinfra.NATSServerPath()
+			if err != nil {
+				return "", fmt.Errorf("the pinned nats-server could not be built: %w", err)
+			}
+			return bin, nil
+		},
+		private: d.startNATS, container: d.natsContainer}
+}
+
+// startPostgres runs a private PostgreSQL from the machine's binaries in bin: data in state/postgres
+// (made by initdb on first use, kept between runs), listening on 127.0.0.1:55432 only, no Unix socket,
+// trust authentication for the postgres role.
+func (d *devstack) startPostgres(bin string) (dep, error) {
 	data := filepath.Join(d.state, "postgres")
 	logFile := filepath.Join(d.state, "postgres.log")
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
@@ -188,16 +271,20 @@ func (d *devstack) startPostgres() (dep, error) {
 	return dep{url: u, note: "private, started by make dev from " + bin + ", data in " + d.rel(data)}, nil
 }
 
-// startRedis runs a private redis-server on 127.0.0.1:56379 with its data (append-only file) in
-// state/redis.
-func (d *devstack) startRedis() (dep, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if !isExec("/usr/bin/redis-server") {
-			return dep{}, fmt.Errorf("no Redis: nothing answers on 127.0.0.1:6379 and REDIS_URL is unset, and there is no redis-server on PATH; %s", installHint)
-		}
-		bin = "/usr/bin/redis-server"
+// findRedisBin returns the path of redis-server: on PATH, else Debian's.
+func findRedisBin() (string, error) {
+	if bin, err := exec.LookPath("redis-server"); err == nil {
+		return bin, nil
 	}
+	if isExec("/usr/bin/redis-server") {
+		return "/usr/bin/redis-server", nil
+	}
+	return "", errors.New("there is no redis-server on PATH")
+}
+
+// startRedis runs a private redis-server (bin) on 127.0.0.1:56379 with its data (append-only file) in
+// state/redis.
+func (d *devstack) startRedis(bin string) (dep, error) {
 	dir := filepath.Join(d.state, "redis")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return dep{}, err
@@ -218,22 +305,11 @@ func (d *devstack) startRedis() (dep, error) {
 	return dep{url: u, note: "private, started by make dev, data in " + d.rel(dir)}, nil
 }
 
-// startNATS runs the pinned nats-server (pkg/testinfra finds or builds it in .cache/bin) with the users
-// and permissions of deploy/nats/auth.conf, as compose does, with passwords made once for this state
+// startNATS runs the pinned nats-server (bin: pkg/testinfra finds or builds it in .cache/bin) with the
+// users and permissions of deploy/nats/auth.conf, as compose does, with passwords made once for this state
 // directory. It sets d.natsURLs (the services' own users) and d.ctlLine.
-func (d *devstack) startNATS() (dep, error) {
-	bin, err := testinfra.NATSServerPath()
-	if err != nil {
-		return dep{}, fmt.Errorf("no NATS: nothing answers on 127.0.0.1:4222 and NATS_URL is unset, and the pinned nats-server could not be built: %w", err)
-	}
-	pw, err := d.natsPasswords()
-	if err != nil {
-		return dep{}, err
-	}
-	for k, v := range pw {
-		d.env[k] = v
-	}
-	auth, err := os.ReadFile(filepath.Join(d.root, "deploy", "nats", "auth.conf"))
+func (d *devstack) startNATS(bin string) (dep, error) {
+	pw, auth, err := d.natsAuth()
 	if err != nil {
 		return dep{}, err
 	}
@@ -258,12 +334,35 @@ func (d *devstack) startNATS() (dep, error) {
 	if err := d.waitServer(p, logFile, 30*time.Second, func(ctx context.Context) error { return testinfra.ProbeNATS(ctx, u) }); err != nil {
 		return dep{}, err
 	}
+	d.useNATSUsers(pw, addr)
+	return dep{url: u, note: "private, started by make dev with deploy/nats/auth.conf's users (passwords in " + d.rel(filepath.Join(d.state, "nats-passwords")) + "), log in " + d.rel(logFile)}, nil
+}
+
+// natsAuth returns the passwords of auth.conf's users (also set in d.env, for nats-server reads them from
+// its environment) and deploy/nats/auth.conf itself.
+func (d *devstack) natsAuth() (map[string]string, []byte, error) {
+	pw, err := d.natsPasswords()
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range pw {
+		d.env[k] = v
+	}
+	auth, err := os.ReadFile(filepath.Join(d.root, "deploy", "nats", "auth.conf"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pw, auth, nil
+}
+
+// useNATSUsers makes each service connect to the NATS on addr as its own user of auth.conf, and the
+// banner tell ticketctl's.
+func (d *devstack) useNATSUsers(pw map[string]string, addr string) {
 	d.natsURLs = map[string]string{
 		"command":           "nats://command:" + pw["NATS_COMMAND_PASSWORD"] + "@" + addr,
 		"cache-invalidator": "nats://cache-invalidator:" + pw["NATS_INVALIDATOR_PASSWORD"] + "@" + addr,
 	}
 	d.ctlLine = "export NATS_URL=nats://ticketctl:" + pw["NATS_TICKETCTL_PASSWORD"] + "@" + addr + "   # ticketctl's read-only user"
-	return dep{url: u, note: "private, started by make dev with deploy/nats/auth.conf's users (passwords in " + d.rel(filepath.Join(d.state, "nats-passwords")) + "), log in " + d.rel(logFile)}, nil
 }
 
 // natsPasswords reads state/nats-passwords, making it first if missing.

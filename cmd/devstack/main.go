@@ -1,10 +1,13 @@
-// Command devstack is `make dev`: the whole local stack without Docker, the same on Linux and macOS.
+// Command devstack is `make dev`: the whole local stack without needing Docker, the same on Linux and
+// macOS.
 //
 // For each of PostgreSQL, Redis and NATS it uses, in order: what DATABASE_URL, REDIS_URL or NATS_URL
 // names; else a server already answering on the default port (5432, 6379, 4222); else a private one it
 // starts itself under .dev/ from the machine's binaries (initdb and postgres on 127.0.0.1:55432,
 // redis-server on 56379, the pinned nats-server on 54222), kept between runs (make dev-reset wipes them);
-// else it stops with one line saying what to install. Containers are not tried.
+// else, when a Docker engine is configured, a container of compose's image, started by the program the
+// tests use too (pkg/testinfra/containers, a module of its own: testcontainers-go stays out of this
+// module's graph), its data not kept; else it stops with one line saying what to install.
 //
 // It then builds the services and ticketctl into .cache/bin (and the pinned Caddy once), creates the
 // database, runs the migrations, starts the three services and the Caddy front door on :8000
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -63,8 +67,13 @@ type devstack struct {
 	logs             *logMerger
 	natsURLs         map[string]string // per service, when devstack runs NATS with auth.conf's users
 	ctlLine          string
-	servers          []string // names of the servers it started, stopped last
+	servers          []string // names of the servers it started, stopped after the services
 	deps             map[string]dep
+	dockerConfigured func() bool // whether a Docker engine is configured (testinfra.DockerConfigured)
+	// runContainer starts a container (testinfra.StartContainer); containers are those it started,
+	// stopped after the servers, the last started first.
+	runContainer func(ctx context.Context, kind string, stderr io.Writer) (*testinfra.Container, error)
+	containers   []interface{ Stop() error }
 }
 
 func run(state string, reset, prepare bool) error {
@@ -83,7 +92,8 @@ func run(state string, reset, prepare bool) error {
 	}
 	logs := &logMerger{out: os.Stdout}
 	d := &devstack{root: root, state: state, bin: filepath.Join(root, ".cache", "bin"), env: map[string]string{},
-		logs: logs, sup: newSupervisor(logs), goCmd: "go"}
+		logs: logs, sup: newSupervisor(logs), goCmd: "go",
+		dockerConfigured: testinfra.DockerConfigured, runContainer: testinfra.StartContainer}
 	if g := os.Getenv("GO"); g != "" {
 		d.goCmd = g
 	}
@@ -102,9 +112,10 @@ func run(state string, reset, prepare bool) error {
 		return d.prepare(ctx)
 	}
 	defer func() {
-		if d.sup.any() {
+		if d.sup.any() || len(d.containers) > 0 {
 			d.say("stopping")
 			d.sup.stopEverything(d.servers...)
+			d.stopContainers()
 			d.say("stopped")
 		}
 	}()
@@ -201,21 +212,24 @@ func (d *devstack) up(ctx context.Context) error {
 	}
 
 	pg, err := choose(ctx, "PostgreSQL", "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tickets?sslmode=disable", "5432",
-		func(ctx context.Context, u string) error { return testinfra.ProbePostgres(ctx, maintenanceURL(u)) }, d.startPostgres)
+		func(ctx context.Context, u string) error { return testinfra.ProbePostgres(ctx, maintenanceURL(u)) },
+		func() (dep, error) { return d.fallback(ctx, d.postgresServer()) })
 	if err != nil {
 		return err
 	}
 	if strings.HasPrefix(pg.note, "private") {
 		d.servers = append([]string{"postgres"}, d.servers...)
 	}
-	rd, err := choose(ctx, "Redis", "REDIS_URL", "redis://127.0.0.1:6379/0", "6379", testinfra.ProbeRedis, d.startRedis)
+	rd, err := choose(ctx, "Redis", "REDIS_URL", "redis://127.0.0.1:6379/0", "6379", testinfra.ProbeRedis,
+		func() (dep, error) { return d.fallback(ctx, d.redisServer()) })
 	if err != nil {
 		return err
 	}
 	if strings.HasPrefix(rd.note, "private") {
 		d.servers = append([]string{"redis"}, d.servers...)
 	}
-	nt, err := choose(ctx, "NATS", "NATS_URL", "nats://127.0.0.1:4222", "4222", testinfra.ProbeNATS, d.startNATS)
+	nt, err := choose(ctx, "NATS", "NATS_URL", "nats://127.0.0.1:4222", "4222", testinfra.ProbeNATS,
+		func() (dep, error) { return d.fallback(ctx, d.natsServer()) })
 	if err != nil {
 		return err
 	}

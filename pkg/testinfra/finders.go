@@ -82,7 +82,7 @@ func RedisURL(t testing.TB) string {
 }
 
 // NATSURL returns TEST_NATS_URL if set, else nats://127.0.0.1:4222 if it answers, else the URL of a
-// nats:2.10-alpine container (JetStream on) shared by the test process. The server is shared: name streams
+// nats:2.15.2-alpine container (JetStream on) shared by the test process. The server is shared: name streams
 // and subjects with UniqueName. Tests that stop NATS on purpose use StartNATSServer instead.
 func NATSURL(t testing.TB) string {
 	t.Helper()

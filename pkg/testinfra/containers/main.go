@@ -1,14 +1,19 @@
 // Command containers starts one server in a container through
-// testcontainers-go, for pkg/testinfra's last resort (no TEST_* variable,
-// nothing on the local default port, but a Docker engine). It is a module of
-// its own so that testcontainers and the Docker client stay out of the
-// project's module graph: testinfra runs it with `go run` only when needed.
+// testcontainers-go, for the last resort of pkg/testinfra's tests (no TEST_*
+// variable, nothing on the local default port, but a Docker engine) and of
+// make dev (cmd/devstack: no *_URL variable, nothing on the default port, no
+// binaries, but a Docker engine). It is a module of its own so that
+// testcontainers and the Docker client stay out of the project's module
+// graph: pkg/testinfra (StartContainer) runs it with `go run` only when needed.
 //
 //	go run . postgres|redis|nats
 //
 // It prints the server's URL on one line, then keeps the container until its
-// standard input closes (the test process ended), and removes it.
-// testcontainers' reaper (Ryuk) removes it too if this process is killed.
+// standard input closes (the caller stopped it, or ended), and removes it;
+// SIGTERM and SIGHUP do the same. SIGINT is ignored: the terminal's Ctrl-C
+// reaches the whole foreground process group, and stopping is the caller's
+// call, after what depends on the server. testcontainers' reaper (Ryuk)
+// removes the container too if this process is killed.
 package main
 
 import (
@@ -17,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -24,6 +31,15 @@ import (
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// The images are docker-compose.yml's, exactly as it names them (a digest
+// besides the tag where compose pins one); pkg/testinfra's
+// TestContainerImagesMatchCompose keeps them in step.
+const (
+	postgresImage = "postgres:16-alpine@sha256:57c72fd2a128e416c7fcc499958864df5301e940bca0a56f58fddf30ffc07777"
+	redisImage    = "redis:7-alpine@sha256:6ab0b6e7381779332f97b8ca76193e45b0756f38d4c0dcda72dbb3c32061ab99"
+	natsImage     = "nats:2.15.2-alpine"
 )
 
 func main() {
@@ -37,35 +53,53 @@ func run(args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: containers postgres|redis|nats")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := ping(ctx); err != nil {
-		return err
+	start, ok := map[string]func(context.Context) (testcontainers.Container, string, error){
+		"postgres": startPostgres,
+		"redis":    startRedis,
+		"nats":     startNATS,
+	}[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown server %q (want postgres, redis or nats)", args[0])
 	}
+
+	// SIGPIPE too: when the caller is gone, a line to its closed standard
+	// error must not kill this process before it removes its container.
+	signal.Ignore(os.Interrupt, syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	// The end of standard input ends everything, also a start under way.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+
+	sctx, scancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer scancel()
 	var (
 		ctr testcontainers.Container
 		url string
-		err error
 	)
-	switch args[0] {
-	case "postgres":
-		ctr, url, err = startPostgres(ctx)
-	case "redis":
-		ctr, url, err = startRedis(ctx)
-	case "nats":
-		ctr, url, err = startNATS(ctx)
-	default:
-		return fmt.Errorf("unknown server %q (want postgres, redis or nats)", args[0])
+	err := ping(sctx)
+	if err == nil {
+		ctr, url, err = start(sctx)
+	}
+	if ctr != nil {
+		defer func() {
+			if err := testcontainers.TerminateContainer(ctr); err != nil {
+				fmt.Fprintln(os.Stderr, "containers: removing the container:", err)
+			}
+		}()
 	}
 	if err != nil {
-		if ctr != nil {
-			_ = testcontainers.TerminateContainer(ctr)
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped before the %s container was ready: %w", args[0], err)
 		}
 		return err
 	}
-	defer func() { _ = testcontainers.TerminateContainer(ctr) }()
 	fmt.Println(url)
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the test process is gone
+	<-ctx.Done() // until the caller closes standard input, or ends
 	return nil
 }
 
@@ -84,7 +118,7 @@ func ping(ctx context.Context) error {
 }
 
 func startPostgres(ctx context.Context) (testcontainers.Container, string, error) {
-	ctr, err := tcpostgres.Run(ctx, "postgres:16-alpine", tcpostgres.BasicWaitStrategies())
+	ctr, err := tcpostgres.Run(ctx, postgresImage, tcpostgres.BasicWaitStrategies())
 	if err != nil {
 		return ctr, "", err
 	}
@@ -95,7 +129,7 @@ func startPostgres(ctx context.Context) (testcontainers.Container, string, error
 }
 
 func startRedis(ctx context.Context) (testcontainers.Container, string, error) {
-	ctr, err := tcredis.Run(ctx, "redis:7-alpine")
+	ctr, err := tcredis.Run(ctx, redisImage)
 	if err != nil {
 		return ctr, "", err
 	}
@@ -105,9 +139,9 @@ func startRedis(ctx context.Context) (testcontainers.Container, string, error) {
 
 // startNATS uses a generic container: testcontainers-go's nats module is not
 // published at v0.45.0 (its last release is v0.40.0), and all it would add is
-// these few lines.
+// these few lines. JetStream on, no users.
 func startNATS(ctx context.Context) (testcontainers.Container, string, error) {
-	ctr, err := testcontainers.Run(ctx, "nats:2.10-alpine",
+	ctr, err := testcontainers.Run(ctx, natsImage,
 		testcontainers.WithCmd("-js"),
 		testcontainers.WithExposedPorts("4222/tcp"),
 		testcontainers.WithWaitStrategy(wait.ForLog("Server is ready"), wait.ForListeningPort("4222/tcp")),
