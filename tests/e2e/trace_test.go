@@ -89,7 +89,7 @@ func TestOneTraceFromWriteToCache(t *testing.T) {
 	testinfra.Eventually(t, 15*time.Second, func() bool {
 		write, apply = span{}, span{}
 		for _, sp := range sink.snapshot() {
-			if sp.service == "cache-invalidator" && sp.name == "cache-invalidator apply" && sp.attrs["ticket.id"] == tk.ID {
+			if sp.service == "cache-invalidator" && sp.name == "process "+sp.attrs["messaging.consumer.group.name"] && sp.attrs["ticket.id"] == tk.ID {
 				apply = sp
 			}
 		}

@@ -75,8 +75,10 @@ func (w *Worker) handle(stop context.Context, msg jetstream.Msg) {
 
 	// The write's trace continues here: its traceparent rode the outbox row
 	// and the message header.
-	// The messaging.* attributes follow the semantic conventions (v1.43.0).
-	ctx, span := otel.Tracer(tracerName).Start(tracing.Extract(ctx, msg.Headers()), "cache-invalidator apply",
+	// The name and the messaging.* attributes follow the semantic conventions (v1.43.0): a process span
+	// is named after its consumer group, the durable, since the destination (the ticket's subject) is
+	// one per ticket.
+	ctx, span := otel.Tracer(tracerName).Start(tracing.Extract(ctx, msg.Headers()), "process "+w.cfg.Consumer,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("ticket.id", ev.GetTicketId()),
 			attribute.Int64("ticket.version", ev.GetVersion()), attribute.String("ticket.change", change),

@@ -70,7 +70,7 @@ func TestWorkContinuesTheWritersTrace(t *testing.T) {
 	var apply sdktrace.ReadOnlySpan
 	testinfra.Eventually(t, 5*time.Second, func() bool {
 		for _, sp := range rec.Ended() {
-			if sp.Name() == "cache-invalidator apply" {
+			if sp.Name() == "process "+h.config().Consumer {
 				apply = sp
 				return true
 			}
@@ -126,7 +126,7 @@ func TestFailedApplySpanIsAnError(t *testing.T) {
 	var failed sdktrace.ReadOnlySpan
 	testinfra.Eventually(t, 10*time.Second, func() bool {
 		for _, sp := range rec.Ended() {
-			if sp.Name() == "cache-invalidator apply" && spanAttrs(sp)["ticket.id"] == tk.ID {
+			if sp.Name() == "process "+h.config().Consumer && spanAttrs(sp)["ticket.id"] == tk.ID {
 				failed = sp
 				return true
 			}
