@@ -17,7 +17,7 @@ MODULES := . client deploy pkg/testinfra/containers tests/chaos tests/cloudevent
 # and stream, so they do not see each other.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: help dev dev-reset test fuzz fuzz-smoke chaos chaos-cluster bench bench-quick build migrate tidy vet modules-check
+.PHONY: help dev dev-reset test fuzz fuzz-smoke chaos chaos-cluster bench bench-quick build migrate tidy vet modules-check cross-check
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
@@ -77,6 +77,13 @@ migrate: ## apply the migrations to DATABASE_URL
 modules-check: ## every module builds on its own (GOWORK=off), as Docker builds and go mod tidy need
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || { echo "$$m does not build with GOWORK=off: run make tidy"; exit 1; }; done
 
+# What people run on their own machines, make dev and ticketctl, builds and
+# vets for macOS and Windows too (CI runs on Linux only).
+cross-check: ## go vet cmd/devstack and cmd/ticketctl for darwin/arm64, darwin/amd64 and windows/amd64
+	@for p in darwin/arm64 darwin/amd64 windows/amd64; do \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./cmd/devstack ./cmd/ticketctl || { echo "cmd/devstack or cmd/ticketctl does not build for $$p"; exit 1; }; \
+	done
+
 vet: ## go vet every module
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
@@ -88,4 +95,4 @@ include mk/tools.mk
 include mk/stack.mk
 
 # make lint also validates the compose file, the Dockerfiles and the manifests.
-lint: deploy-validate modules-check
+lint: deploy-validate modules-check cross-check
