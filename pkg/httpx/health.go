@@ -42,8 +42,9 @@ func Healthz() gin.HandlerFunc {
 // checks and a generic reason each. The real error goes to the log only: it may hold a host name,
 // a DSN or a password, and /readyz needs no token.
 func Ready(checks ...Check) gin.HandlerFunc {
+	logs := &checkLog{last: map[string]string{}}
 	return func(c *gin.Context) {
-		failing := runChecks(c.Request.Context(), checks)
+		failing := runChecks(c.Request.Context(), checks, logs)
 		if len(failing) > 0 {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "failing": failing})
 			return
@@ -52,7 +53,7 @@ func Ready(checks ...Check) gin.HandlerFunc {
 	}
 }
 
-func runChecks(ctx context.Context, checks []Check) map[string]string {
+func runChecks(ctx context.Context, checks []Check, logs *checkLog) map[string]string {
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
@@ -61,11 +62,10 @@ func runChecks(ctx context.Context, checks []Check) map[string]string {
 	for _, ch := range checks {
 		wg.Go(func() {
 			err := runCheck(ctx, ch)
+			logs.report(ctx, ch.Name, err)
 			if err == nil {
 				return
 			}
-			slog.Default().WarnContext(ctx, "readiness check failed",
-				slog.String("check", ch.Name), slog.String("error", err.Error()))
 			mu.Lock()
 			failing[ch.Name] = reason(err)
 			mu.Unlock()
@@ -73,6 +73,34 @@ func runChecks(ctx context.Context, checks []Check) map[string]string {
 	}
 	wg.Wait()
 	return failing
+}
+
+// checkLog logs a check when it starts failing, fails with another error, or passes again, not on every
+// probe: a kubelet or make dev polls /readyz many times while a dependency comes up or stays down.
+type checkLog struct {
+	mu   sync.Mutex
+	last map[string]string // per failing check, the error last logged
+}
+
+func (l *checkLog) report(ctx context.Context, name string, err error) {
+	l.mu.Lock()
+	prev, failing := l.last[name]
+	switch {
+	case err == nil && failing:
+		delete(l.last, name)
+	case err != nil && (!failing || prev != err.Error()):
+		l.last[name] = err.Error()
+	default:
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	if err == nil {
+		slog.Default().InfoContext(ctx, "readiness check passes again", slog.String("check", name))
+		return
+	}
+	slog.Default().WarnContext(ctx, "readiness check failed",
+		slog.String("check", name), slog.String("error", err.Error()))
 }
 
 var errPanicked = errors.New("check panicked")

@@ -4,15 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
 
 type readyBody struct {
@@ -98,5 +102,54 @@ func TestReadyFailing(t *testing.T) {
 	}}
 	if !reflect.DeepEqual(body, want) {
 		t.Errorf("body %+v, want %+v", body, want)
+	}
+}
+
+// A failing check is logged when it starts failing, when its error changes, and when it passes again, not
+// on every probe. Not parallel: it replaces the default logger.
+func TestReadyLogsChangesOnly(t *testing.T) {
+	logs := &testinfra.SyncBuffer{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	var current atomic.Pointer[error]
+	set := func(err error) { current.Store(&err) }
+	gin.SetMode(gin.TestMode)
+	e := gin.New()
+	e.GET("/readyz", httpx.Ready(
+		httpx.Check{Name: "postgres", Fn: func(context.Context) error { return *current.Load() }},
+		httpx.Check{Name: "redis", Fn: ok},
+	))
+	probe := func(times int) {
+		for range times {
+			e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		}
+	}
+	set(errors.New("connection refused"))
+	probe(5)
+	set(errors.New("the database system is starting up"))
+	probe(3)
+	set(nil)
+	probe(4)
+	set(errors.New("connection refused"))
+	probe(2)
+
+	var got []string
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct{ Level, Msg, Check, Error string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		got = append(got, rec.Level+" "+rec.Msg+" "+rec.Check+" "+rec.Error)
+	}
+	want := []string{
+		"WARN readiness check failed postgres connection refused",
+		"WARN readiness check failed postgres the database system is starting up",
+		"INFO readiness check passes again postgres ",
+		"WARN readiness check failed postgres connection refused",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
