@@ -49,14 +49,7 @@ func hostPort(raw, defPort string) string {
 	if err != nil {
 		return raw
 	}
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	if port == "" {
-		port = defPort
-	}
-	return net.JoinHostPort(host, port)
+	return testinfra.HostPort(u, defPort)
 }
 
 // listening reports whether something accepts TCP connections on addr.

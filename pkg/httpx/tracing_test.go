@@ -16,16 +16,13 @@ import (
 
 	"github.com/ticketsys/ticketsys/pkg/httpx"
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
-	"github.com/ticketsys/ticketsys/pkg/tracing"
 )
 
 // Server spans follow the HTTP semantic conventions: named "METHOD route", with http.route and the
 // status the client really got, an error status for 5xx only, the caller's trace continued, and
 // none for probes. Not parallel: it installs the global tracer provider.
 func TestServerSpans(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(func() { tracing.Install(sdktrace.NewTracerProvider()) })
+	rec := testinfra.RecordSpans(t)
 
 	logs := &testinfra.SyncBuffer{}
 	e := httpx.NewEngine(slog.New(slog.NewJSONHandler(logs, nil)), nil, httpx.WithTracing("svc"))

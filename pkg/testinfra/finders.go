@@ -193,7 +193,7 @@ func probeRedis(ctx context.Context, rawURL string) error {
 	if err != nil {
 		return fmt.Errorf("bad Redis URL: %w", err)
 	}
-	addr := hostPort(u, "6379")
+	addr := HostPort(u, "6379")
 	var d net.Dialer
 	switch u.Scheme {
 	case "redis":
@@ -267,7 +267,7 @@ func probeNATS(ctx context.Context, rawURLs string) error {
 			errs = append(errs, fmt.Errorf("bad NATS URL: %w", err))
 			continue
 		}
-		if err := probeNATSAddr(ctx, hostPort(u, "4222")); err != nil {
+		if err := probeNATSAddr(ctx, HostPort(u, "4222")); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -296,7 +296,8 @@ func probeNATSAddr(ctx context.Context, addr string) error {
 	return nil
 }
 
-func hostPort(u *url.URL, defaultPort string) string {
+// HostPort is u's host:port, 127.0.0.1 when it names no host and defaultPort when it names no port.
+func HostPort(u *url.URL, defaultPort string) string {
 	host, port := u.Hostname(), u.Port()
 	if host == "" {
 		host = "127.0.0.1"

@@ -10,13 +10,11 @@ import (
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/ticket"
 	"github.com/ticketsys/ticketsys/pkg/ticketevent"
-	"github.com/ticketsys/ticketsys/pkg/tracing"
 	"github.com/ticketsys/ticketsys/services/cache-invalidator/internal/invalidation"
 )
 
@@ -41,9 +39,7 @@ func (failCache) Change(context.Context, string, int64, *ticket.Ticket, *ticket.
 // service stored with the event. Not parallel: it installs the global
 // tracer provider.
 func TestWorkContinuesTheWritersTrace(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(func() { tracing.Install(sdktrace.NewTracerProvider()) })
+	rec := testinfra.RecordSpans(t)
 
 	h := newHarness(t)
 	// As service.NewRedis does for the real client.
@@ -112,9 +108,7 @@ func TestWorkContinuesTheWritersTrace(t *testing.T) {
 // A failed apply's span has the Error status and the error as an
 // exception event. Not parallel: it installs the global tracer provider.
 func TestFailedApplySpanIsAnError(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(func() { tracing.Install(sdktrace.NewTracerProvider()) })
+	rec := testinfra.RecordSpans(t)
 
 	h := newHarness(t)
 	cfg := h.config()

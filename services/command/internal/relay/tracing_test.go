@@ -6,11 +6,10 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 	"github.com/ticketsys/ticketsys/pkg/testinfra/ticketsdb"
-	"github.com/ticketsys/ticketsys/pkg/tracing"
 )
 
 // Each published message gets a PRODUCER span with the messaging
@@ -18,9 +17,7 @@ import (
 // a refused publish's span is failed. The message keeps the writer's
 // traceparent. Not parallel: it installs the global tracer provider.
 func TestPublishSpans(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(func() { tracing.Install(sdktrace.NewTracerProvider()) })
+	rec := testinfra.RecordSpans(t)
 
 	dbURL := ticketsdb.New(t)
 	r, stream, js, conn := relayWithStream(t, dbURL)

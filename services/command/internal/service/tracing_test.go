@@ -5,20 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ticketsys/ticketsys/pkg/tracing"
+	"github.com/ticketsys/ticketsys/pkg/testinfra"
 )
 
 // One trace runs from the HTTP write through its database work into the
 // event's traceparent header. (The invalidator's side is checked end to end.)
 // Not parallel: it installs the global tracer provider.
 func TestWriteTraceReachesTheEvent(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(func() { tracing.Install(sdktrace.NewTracerProvider()) })
+	rec := testinfra.RecordSpans(t)
 
 	s := newStack(t, "")
 	srv := s.start()
